@@ -1,0 +1,117 @@
+//! A small per-process cache of decoded files, keyed by path, size and mtime.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+/// Identifies one version of a file on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FileKey {
+    path: PathBuf,
+    size: u64,
+    modified: Option<SystemTime>,
+}
+
+impl FileKey {
+    /// Returns the key of the file as it is now, or `None` when it cannot be stat'ed.
+    pub(crate) fn of(path: &Path) -> Option<Self> {
+        let meta = std::fs::metadata(path).ok()?;
+        let path = std::fs::canonicalize(path).ok()?;
+        Some(Self { path, size: meta.len(), modified: meta.modified().ok() })
+    }
+}
+
+/// A least-recently-used cache holding at most `CAPACITY` entries.
+///
+/// A plain vector: lookups are linear over a handful of entries, and nothing about
+/// iteration order can leak into results.
+pub(crate) struct FileCache<T> {
+    entries: Mutex<Vec<(Vec<FileKey>, Arc<T>)>>,
+}
+
+const CAPACITY: usize = 8;
+
+impl<T> FileCache<T> {
+    /// Returns an empty cache.
+    pub(crate) const fn new() -> Self {
+        Self { entries: Mutex::new(Vec::new()) }
+    }
+
+    /// Returns the cached value for `keys`, or loads, stores and returns it.
+    pub(crate) fn get_or_load<E>(
+        &self,
+        keys: Option<Vec<FileKey>>,
+        load: impl FnOnce() -> Result<T, E>,
+    ) -> Result<Arc<T>, E> {
+        let Some(keys) = keys else {
+            return load().map(Arc::new);
+        };
+        if let Some(hit) = self.take(&keys) {
+            return Ok(hit);
+        }
+        let value = Arc::new(load()?);
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries.retain(|(k, _)| *k != keys);
+        entries.push((keys, Arc::clone(&value)));
+        if entries.len() > CAPACITY {
+            entries.remove(0);
+        }
+        Ok(value)
+    }
+
+    fn take(&self, keys: &[FileKey]) -> Option<Arc<T>> {
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let index = entries.iter().position(|(k, _)| k.as_slice() == keys)?;
+        let entry = entries.remove(index);
+        let value = Arc::clone(&entry.1);
+        entries.push(entry);
+        Some(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loads_once_per_file_version_and_evicts_the_oldest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache: FileCache<usize> = FileCache::new();
+        let mut loads = 0;
+        let paths: Vec<_> = (0..=CAPACITY)
+            .map(|i| {
+                let p = dir.path().join(format!("f{i}"));
+                std::fs::write(&p, [0u8; 3]).expect("write");
+                p
+            })
+            .collect();
+        for _ in 0..2 {
+            let v = cache
+                .get_or_load(FileKey::of(&paths[0]).map(|k| vec![k]), || {
+                    loads += 1;
+                    Ok::<_, ()>(7)
+                })
+                .expect("load");
+            assert_eq!(*v, 7);
+        }
+        assert_eq!(loads, 1);
+        for p in &paths[1..] {
+            cache.get_or_load(FileKey::of(p).map(|k| vec![k]), || Ok::<_, ()>(1)).expect("load");
+        }
+        cache
+            .get_or_load(FileKey::of(&paths[0]).map(|k| vec![k]), || {
+                loads += 1;
+                Ok::<_, ()>(7)
+            })
+            .expect("load");
+        assert_eq!(loads, 2, "the oldest entry was evicted");
+        std::fs::write(&paths[0], [0u8; 5]).expect("rewrite");
+        cache
+            .get_or_load(FileKey::of(&paths[0]).map(|k| vec![k]), || {
+                loads += 1;
+                Ok::<_, ()>(8)
+            })
+            .expect("load");
+        assert_eq!(loads, 3, "a changed file is read again");
+    }
+}

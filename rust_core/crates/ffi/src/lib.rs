@@ -1,0 +1,91 @@
+//! The `omega_bt` Python extension module: the one door into the Omega V2 engine.
+//!
+//! It exposes exactly one entry point, `run_backtest(config_json: str) -> str`, and
+//! the exception classes it raises. The call releases the GIL while the engine runs,
+//! makes no callback into Python, and catches every Rust panic so that only our own
+//! exception classes reach the user (PyO3's `PanicException` is a `BaseException`,
+//! which `except Exception` would miss). This is the only crate that knows Python exists.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+
+create_exception!(omega_bt, OmegaError, PyException, "Root of every error raised by Omega V2.");
+create_exception!(
+    omega_bt,
+    ConfigError,
+    OmegaError,
+    "A config that cannot run; the message starts with the offending field path."
+);
+create_exception!(
+    omega_bt,
+    InternalError,
+    OmegaError,
+    "A bug inside the engine (a caught Rust panic); the run produced nothing."
+);
+
+/// Environment variable that makes the next call panic inside the engine. It exists so
+/// that tests can prove a panic never crosses the boundary; it is not for users.
+const FAULT_ENV: &str = "OMEGA_BT_FAULT";
+
+/// Outcome of one engine call, computed without the GIL.
+enum Outcome {
+    Done(String),
+    Config(omega_types::ConfigError),
+    Panicked(String),
+}
+
+fn run_guarded(config_json: &str) -> Outcome {
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        if std::env::var(FAULT_ENV).is_ok_and(|v| v == "panic") {
+            panic!("fault injected through {FAULT_ENV}=panic");
+        }
+        omega_backtest::run_backtest_json(config_json)
+    }));
+    match result {
+        Ok(Ok(text)) => Outcome::Done(text),
+        Ok(Err(err)) => Outcome::Config(err),
+        Err(payload) => Outcome::Panicked(
+            payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic payload".to_owned()),
+        ),
+    }
+}
+
+/// Runs one backtest: config JSON text in, result JSON text out (ENGINE §9).
+///
+/// Raises `ConfigError` for a config that cannot run and `InternalError` for a caught
+/// engine panic; run-time failures come back as `{"ok": false, "error": {...}}`.
+#[pyfunction]
+fn run_backtest(py: Python<'_>, config_json: &str) -> PyResult<String> {
+    let owned = config_json.to_owned();
+    match py.detach(move || run_guarded(&owned)) {
+        Outcome::Done(text) => Ok(text),
+        Outcome::Config(err) => {
+            let exc = ConfigError::new_err(err.to_string());
+            exc.value(py).setattr("field_path", err.path)?;
+            Err(exc)
+        }
+        Outcome::Panicked(message) => Err(InternalError::new_err(format!(
+            "the engine hit a bug and stopped (caught panic: {message}); please report it with the config"
+        ))),
+    }
+}
+
+/// The `omega_bt` module.
+#[pymodule]
+fn omega_bt(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    omega_backtest::init_tracing();
+    m.add_function(wrap_pyfunction!(run_backtest, m)?)?;
+    let py = m.py();
+    m.add("OmegaError", py.get_type::<OmegaError>())?;
+    m.add("ConfigError", py.get_type::<ConfigError>())?;
+    m.add("InternalError", py.get_type::<InternalError>())?;
+    m.add("__engine_version__", omega_backtest::ENGINE_VERSION)?;
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! Average true range with Wilder's smoothing.
+
+/// Returns Wilder's ATR of length `n` (ENGINE §3).
+///
+/// `TR_0 = high_0 - low_0`, `TR_k = max(high_k - low_k, |high_k - close_{k-1}|,
+/// |low_k - close_{k-1}|)`; `ATR_{n-1}` is the mean of `TR_0..=TR_{n-1}`, then
+/// `ATR_k = (ATR_{k-1} * (n - 1) + TR_k) / n`. `NaN` before index `n - 1`.
+#[must_use]
+pub fn wilder_atr(high: &[f64], low: &[f64], close: &[f64], n: usize) -> Vec<f64> {
+    let len = high.len();
+    let mut out = vec![f64::NAN; len];
+    if n == 0 || len < n {
+        return out;
+    }
+    let true_range = |k: usize| {
+        let range = high[k] - low[k];
+        if k == 0 {
+            return range;
+        }
+        let prev = close[k - 1];
+        range.max((high[k] - prev).abs()).max((low[k] - prev).abs())
+    };
+    let nf = n as f64;
+    let mut atr = (0..n).map(true_range).sum::<f64>() / nf;
+    out[n - 1] = atr;
+    for (k, slot) in out.iter_mut().enumerate().skip(n) {
+        atr = (atr * (nf - 1.0) + true_range(k)) / nf;
+        *slot = atr;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_checked_values() {
+        let high = [1.10, 1.12, 1.11, 1.15];
+        let low = [1.00, 1.05, 1.08, 1.10];
+        let close = [1.05, 1.10, 1.09, 1.14];
+        // TR = 0.10, max(0.07, 0.07, 0.00) = 0.07, max(0.03, 0.01, 0.02) = 0.03,
+        //      max(0.05, 0.06, 0.01) = 0.06
+        let atr = wilder_atr(&high, &low, &close, 2);
+        assert!(atr[0].is_nan());
+        assert!((atr[1] - 0.085).abs() < 1e-12);
+        assert!((atr[2] - (0.085 + 0.03) / 2.0).abs() < 1e-12);
+        assert!((atr[3] - ((0.085 + 0.03) / 2.0 + 0.06) / 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn length_one_is_the_true_range() {
+        let atr = wilder_atr(&[2.0, 3.0], &[1.0, 2.5], &[1.5, 2.8], 1);
+        assert_eq!(atr[0], 1.0);
+        assert!((atr[1] - 1.5).abs() < 1e-12);
+    }
+}
