@@ -1,0 +1,300 @@
+//! Rules beyond the six scenarios: gaps, shorts, signal exits, capacity, news, sizing,
+//! end of data, determinism and seeds (ENGINE §4–§10), each with hand-checked numbers.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+const QUIET: Bar = Bar(1.0991, 1.0995, 1.0988, 1.0994);
+const LAST: Bar = Bar(1.1000, 1.1001, 1.0999, 1.1000);
+
+fn bars(tail: &[Bar]) -> Vec<Bar> {
+    let mut all = setup_bars();
+    all.extend_from_slice(tail);
+    all
+}
+
+#[test]
+fn a_gap_through_the_stop_fills_at_the_open() {
+    let lab = Lab::new();
+    // SL 1.09781; bar 4 opens at 1.0975, already below it.
+    lab.primary(T0, &bars(&[QUIET, Bar(1.0975, 1.0980, 1.0970, 1.0978), LAST]));
+    let t = &trades(&lab.config(json!({})))[0];
+    assert_field(t, "exit_price", 1.09749);
+    assert_eq!((t["reason"].as_str(), t["scenario"].as_str()), (Some("stop_loss"), Some("gap")));
+}
+
+#[test]
+fn a_gap_through_the_target_fills_at_the_better_open() {
+    let lab = Lab::new();
+    // TP 1.10231; bar 4 opens at 1.1030, above it: exit at the open, unslipped.
+    lab.primary(T0, &bars(&[QUIET, Bar(1.1030, 1.1035, 1.1025, 1.1030), LAST]));
+    let t = &trades(&lab.config(json!({})))[0];
+    assert_field(t, "exit_price", 1.103);
+    assert_eq!((t["reason"].as_str(), t["scenario"].as_str()), (Some("take_profit"), Some("gap")));
+}
+
+#[test]
+fn shorts_fill_at_the_bid_and_are_stopped_on_the_ask() {
+    let lab = Lab::new();
+    let rising = [
+        Bar(1.1000, 1.1005, 1.0995, 1.1000),
+        Bar(1.1000, 1.1005, 1.0995, 1.1000),
+        Bar(1.1000, 1.1015, 1.1000, 1.1010), // z = +1.41, ATR 15 pips: short signal
+        Bar(1.1009, 1.1012, 1.1005, 1.1006),
+        Bar(1.1006, 1.1030, 1.1004, 1.1020), // ask high 1.1032 >= SL 1.10239
+        LAST,
+    ];
+    lab.primary(T0, &rising);
+    let t = &trades(&lab.config(json!({"direction": "short"})))[0];
+    assert_eq!(t["direction"], "short");
+    assert_field(t, "entry_price", 1.10089); // bid open 1.1009 - 0.1 pip
+    assert_field(t, "sl", 1.10239);
+    assert_field(t, "tp", 1.09789);
+    assert_field(t, "exit_price", 1.1024); // max(SL, ask open 1.1008) + 0.1 pip
+    assert_field(t, "pnl_gross", -151.0);
+    assert_field(t, "r_multiple", -1.0533);
+    // Bar 4 closes high again (z = +1.33): a second short, closed at the end of data.
+    let both = trades(&lab.config(json!({"direction": "both"})));
+    assert_eq!(both, trades(&lab.config(json!({"direction": "short"}))), "both takes the shorts too");
+    assert_eq!(both.len(), 2);
+    assert!(trades(&lab.config(json!({"direction": "long"}))).is_empty());
+}
+
+#[test]
+fn a_signal_exit_fills_at_the_next_open() {
+    let lab = Lab::new();
+    // Bar 4 closes at 1.1000: z >= -0 -> exit queued, filled at bar 5's bid open - slip.
+    lab.primary(
+        T0,
+        &bars(&[QUIET, Bar(1.0994, 1.1001, 1.0990, 1.1000), Bar(1.1001, 1.1003, 1.0999, 1.1002), LAST]),
+    );
+    let t = &trades(&lab.config(json!({"z_exit": 0.0})))[0];
+    assert_eq!((t["reason"].as_str(), t["scenario"].clone()), (Some("signal"), Value::Null));
+    assert_eq!(t["exit_time_ns"], T0 + 5 * M5);
+    assert_field(t, "exit_price", 1.10009);
+    // Without z_exit the position runs to the end of the data.
+    let t = &trades(&lab.config(json!({})))[0];
+    assert_eq!(t["reason"], "end_of_data");
+    assert_field(t, "exit_price", 1.1);
+}
+
+#[test]
+fn max_positions_caps_open_positions() {
+    let lab = Lab::new();
+    // Bar 3 keeps falling: a second long signal while the first position is open.
+    lab.primary(T0, &bars(&[Bar(1.0990, 1.0990, 1.0975, 1.0980), Bar(1.0981, 1.0985, 1.0978, 1.0983), LAST]));
+    let wide = json!({"sl_atr": 3.0, "tp_atr": 6.0});
+    let mut two = wide.clone();
+    merge(&mut two, json!({"max_positions": 2}));
+    let trades_two = trades(&lab.config(two));
+    assert_eq!(trades_two.len(), 2);
+    assert_eq!(trades_two.iter().map(|t| t["id"].as_u64()).collect::<Vec<_>>(), [Some(1), Some(2)]);
+    assert!(trades_two.iter().all(|t| t["reason"] == "end_of_data"));
+    assert_eq!(trades(&lab.config(wide)).len(), 1);
+}
+
+#[test]
+fn news_blackouts_block_entries_around_relevant_events() {
+    let decision = T0 + 3 * M5; // close of the signal bar, 10:15
+    let minute = 60_000_000_000;
+    let run_with = |event: (i64, &str, &str), before: i64, after: i64, min_impact: &str| {
+        let lab = Lab::new();
+        lab.primary(T0, &bars(&[QUIET, Bar(1.0994, 1.1030, 1.0990, 1.1025), LAST]));
+        let news = lab.dir.path().join("news.parquet");
+        write_news(&news, &[event]);
+        let mut config = lab.config(json!({}));
+        merge(
+            &mut config,
+            json!({"news": {"file": news, "minutes_before": before, "minutes_after": after, "min_impact": min_impact}}),
+        );
+        trades(&config).len()
+    };
+    assert_eq!(run_with((decision, "USD", "high"), 0, 0, "high"), 0, "event exactly at the decision time");
+    assert_eq!(
+        run_with((decision + minute, "USD", "high"), 0, 30, "high"),
+        1,
+        "event a minute later, no lead"
+    );
+    assert_eq!(run_with((decision + 5 * minute, "EUR", "high"), 5, 0, "high"), 0, "inside the lead window");
+    assert_eq!(
+        run_with((decision - 5 * minute, "EUR", "high"), 0, 5, "high"),
+        0,
+        "inside the trailing window"
+    );
+    assert_eq!(
+        run_with((decision - 6 * minute, "EUR", "high"), 0, 5, "high"),
+        1,
+        "after the trailing window"
+    );
+    assert_eq!(run_with((decision, "JPY", "high"), 10, 10, "low"), 1, "not the symbol's currency");
+    assert_eq!(run_with((decision, "USD", "medium"), 10, 10, "high"), 1, "below min_impact");
+    assert_eq!(run_with((decision, "USD", "medium"), 10, 10, "medium"), 0, "at min_impact");
+}
+
+#[test]
+fn risk_sizing_floors_to_the_lot_step() {
+    let lab = Lab::new();
+    lab.primary(T0, &bars(&[QUIET, Bar(1.0994, 1.1030, 1.0990, 1.1025), LAST]));
+    // 0.5% of 100000 = 500 at risk over 15 pips * 100000 = 150 per lot -> 3.333 -> 3.33 lots.
+    let t = &trades(&lab.config(json!({"sizing": {"mode": "risk_pct", "risk_pct": 0.5}})))[0];
+    assert_field(t, "lots", 3.33);
+    assert_field(t, "pnl_gross", 999.0);
+    assert_field(t, "fees", 23.31);
+    assert_field(t, "result", 975.69);
+    // r = 975.69 / (0.0015 * 3.33 * 100000 = 499.5) = 1.95333
+    assert_field(t, "r_multiple", 1.9533);
+    // A size below min_lot skips the signal: no order, no id used.
+    let result = run(&lab.config(json!({"sizing": {"mode": "risk_pct", "risk_pct": 0.0001}})));
+    assert_eq!(result["trades"].as_array().map(Vec::len), Some(0));
+    assert_eq!(
+        (result["stats"]["counters"]["signals"].as_u64(), result["stats"]["counters"]["orders"].as_u64()),
+        (Some(1), Some(0))
+    );
+}
+
+#[test]
+fn equity_marks_open_positions_and_metrics_add_up() {
+    let lab = Lab::new();
+    lab.primary(T0, &bars(&[QUIET, Bar(1.0994, 1.1030, 1.0990, 1.1025), LAST]));
+    let result = run(&lab.config(json!({})));
+    let equity = &result["equity"];
+    let eq: Vec<f64> =
+        equity["equity"].as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default();
+    let balance: Vec<f64> = equity["balance"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default();
+    // Bar 3: entry fee 3.5 paid; long 1 lot marked at bid close 1.0994 vs 1.09931 = +9.
+    assert_eq!(balance[3], 99_996.5);
+    assert_eq!(eq[3], 100_005.5);
+    // Bar 4: closed at TP: balance = 100000 + 293.
+    assert_eq!((balance[4], eq[4]), (100_293.0, 100_293.0));
+    let m = &result["metrics"];
+    assert_eq!(m["trades"], 1);
+    assert_eq!(m["profit_net"], 293.0);
+    assert_eq!(m["profit_factor"], Value::Null, "no losing trade");
+    // Drawdown: none below the 100000 start at any bar close.
+    assert_eq!(m["max_drawdown"], 0.0);
+    // score = 293 / max(0, 1000) = 0.293
+    assert_eq!(m["score"], 0.293);
+}
+
+#[test]
+fn no_trades_gives_zero_metrics() {
+    let lab = Lab::new();
+    lab.primary(T0, &[LAST, LAST, LAST, LAST]);
+    let m = run(&lab.config(json!({})))["metrics"].clone();
+    for key in [
+        "trades",
+        "wins",
+        "losses",
+        "winrate",
+        "profit_net",
+        "max_drawdown",
+        "avg_r_multiple",
+        "score",
+        "total_lots",
+    ] {
+        assert_eq!(m[key].as_f64(), Some(0.0), "{key}");
+    }
+    assert_eq!((m["sharpe"].clone(), m["profit_factor"].clone()), (Value::Null, Value::Null));
+}
+
+fn artifacts(config: &Value, dir: &std::path::Path) -> Vec<Vec<u8>> {
+    let mut config = config.clone();
+    merge(&mut config, json!({"output": {"trades": false, "equity": false, "dir": dir}}));
+    let result = run(&config);
+    assert!(result.get("trades").is_none() && result.get("equity").is_none(), "output flags honoured");
+    ["trades.json", "equity.csv", "metrics.json", "meta.json"]
+        .iter()
+        .map(|f| std::fs::read(dir.join(f)).expect("artifact"))
+        .collect()
+}
+
+#[test]
+fn dev_runs_are_byte_identical_and_seeds_move_only_random_slippage() {
+    let lab = Lab::new();
+    lab.primary(T0, &bars(&[QUIET, Bar(1.0990, 1.0992, 1.0975, 1.0980), LAST]));
+    std::fs::write(
+        lab.dir.path().join("costs.yaml"),
+        "EURUSD:\n  commission_per_lot_side: 3.5\n  slippage: {fixed_pips: 0.1, random_pips: 5.0}\n",
+    )
+    .expect("costs");
+    let config = lab.config(json!({}));
+    let out = tempfile::tempdir().expect("out");
+    let first = artifacts(&config, &out.path().join("a"));
+    let second = artifacts(&config, &out.path().join("b"));
+    assert_eq!(first, second, "same config, same bytes");
+    let mut reseeded = config.clone();
+    merge(&mut reseeded, json!({"rng_seed": 8}));
+    let other = run(&reseeded)["trades"][0].clone();
+    let base = run(&config)["trades"][0].clone();
+    assert_ne!(other["entry_price"], base["entry_price"], "random slippage follows the seed");
+    assert_eq!(
+        other["sl"].as_f64().zip(other["entry_price"].as_f64()).map(|(s, e)| ((e - s) * 1e5).round()),
+        Some(150.0)
+    );
+}
+
+#[test]
+fn a_prod_run_records_its_seed_and_replays_exactly() {
+    let lab = Lab::new();
+    lab.primary(T0, &bars(&[QUIET, Bar(1.0990, 1.0992, 1.0975, 1.0980), LAST]));
+    std::fs::write(
+        lab.dir.path().join("costs.yaml"),
+        "EURUSD:\n  commission_per_lot_side: 3.5\n  slippage: {fixed_pips: 0.1, random_pips: 5.0}\n",
+    )
+    .expect("costs");
+    let mut config = lab.config(json!({}));
+    merge(&mut config, json!({"run_mode": "prod", "rng_seed": null}));
+    let out = tempfile::tempdir().expect("out");
+    let first = artifacts(&config, &out.path().join("a"));
+    let meta: Value = serde_json::from_slice(&first[3]).expect("meta");
+    let seed = meta["rng_seed"].as_u64().expect("seed recorded");
+    assert_eq!(meta["resolved_config"]["rng_seed"].as_u64(), Some(seed));
+    merge(&mut config, json!({"rng_seed": seed}));
+    assert_eq!(artifacts(&config, &out.path().join("b")), first, "replay with the recorded seed");
+}
+
+#[test]
+fn config_hash_covers_the_resolved_config_but_not_output() {
+    let lab = Lab::new();
+    lab.primary(T0, &bars(&[QUIET, LAST]));
+    let config = lab.config(json!({}));
+    let meta = run(&config)["meta"].clone();
+    let canonical = omega_backtest::json::canonical_json(&meta["resolved_config"]);
+    assert_eq!(
+        meta["config_hash"].as_str(),
+        Some(omega_backtest::json::sha256_hex(canonical.as_bytes()).as_str())
+    );
+    let mut quiet = config.clone();
+    merge(&mut quiet, json!({"output": {"trades": false, "equity": false}}));
+    assert_eq!(run(&quiet)["meta"]["config_hash"], meta["config_hash"]);
+    let mut explicit = config;
+    merge(&mut explicit, json!({"execution_variant": "v2", "sessions": []}));
+    assert_eq!(
+        run(&explicit)["meta"]["config_hash"],
+        meta["config_hash"],
+        "defaults spelled out hash the same"
+    );
+    assert_eq!(meta["resolved_config"]["strategy"]["params"]["order_ttl_bars"], 1);
+}
+
+#[test]
+fn the_range_clips_primary_bars_half_open() {
+    let lab = Lab::new();
+    lab.primary(T0, &bars(&[QUIET, Bar(1.0994, 1.1030, 1.0990, 1.1025), LAST]));
+    let mut config = lab.config(json!({}));
+    // End at bar 4's open: bar 3 is the last bar, the position closes there (end_of_data).
+    merge(
+        &mut config,
+        json!({"data": {"dir": lab.dir.path(), "primary_tf": "M5", "end": "2024-01-02T10:20:00Z"}}),
+    );
+    let result = run(&config);
+    assert_eq!(result["meta"]["bars"], 4);
+    let t = &result["trades"][0];
+    assert_eq!((t["reason"].as_str(), t["exit_time_ns"].as_i64()), (Some("end_of_data"), Some(T0 + 3 * M5)));
+    assert_field(t, "exit_price", 1.0994);
+}
