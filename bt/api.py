@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import omega_bt
-
 from bt.config import load_config
 
 __all__ = ["ARTIFACTS", "run_backtest"]

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from golden.update_golden import GOLDEN_DIR, run_into
 
 ARTIFACTS = ("trades.json", "equity.csv", "metrics.json", "meta.json")

@@ -1,0 +1,119 @@
+"""End-to-end benchmark of one ``run_backtest`` call from Python.
+
+Measures the median wall time of a metrics-only backtest on the bundled fixtures (the
+first 10k M5 bars, and the whole set), with the Parquet cache warm (the normal case in
+a sweep worker) and cold (a fresh process), and the peak RSS of a process that runs it.
+Prints a table and writes JSON. Run from the repository root:
+
+    python benchmarks/bench_engine.py [--repeat 50] [--json out/bench_engine.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import bt
+import omega_bt
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "configs" / "backtest" / "eurusd_m5_mrz.json"
+# Bar number 10,000 (0-based) of the fixture opens on 2024-02-16 17:20 UTC: end there for 10k.
+TEN_K_END = "2024-02-16T17:20:00Z"
+
+
+def metrics_only(end: str | None) -> str:
+    """Returns the fixture config as JSON, metrics only, clipped to ``end``."""
+    config = bt.load_config(CONFIG)
+    config["data"]["start"] = None
+    config["data"]["end"] = end
+    config["output"] = {"trades": False, "equity": False}
+    return json.dumps(config)
+
+
+def warm_median_ms(config_json: str, repeat: int) -> tuple[float, int]:
+    """Returns the median wall time (ms) of warm calls and the bar count."""
+    result = json.loads(omega_bt.run_backtest(config_json))
+    assert result["ok"], result
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        omega_bt.run_backtest(config_json)
+        samples.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(samples), int(result["meta"]["bars"])
+
+
+_COLD_SNIPPET = """
+import json, resource, sys, time
+import omega_bt
+config = sys.stdin.read()
+start = time.perf_counter()
+omega_bt.run_backtest(config)
+elapsed = (time.perf_counter() - start) * 1e3
+rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"ms": elapsed, "rss_mb": rss_mb}))
+"""
+
+
+def cold_run(config_json: str, repeat: int) -> tuple[float, float]:
+    """Returns the median cold call time (ms) and the max peak RSS (MB) over fresh processes."""
+    times, rss = [], []
+    for _ in range(repeat):
+        out = subprocess.run(
+            [sys.executable, "-c", _COLD_SNIPPET],
+            input=config_json,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        sample = json.loads(out.stdout)
+        times.append(sample["ms"])
+        rss.append(sample["rss_mb"])
+    return statistics.median(times), max(rss)
+
+
+def main() -> int:
+    """Runs the benchmark and prints the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=50, help="warm calls per case")
+    parser.add_argument("--cold-repeat", type=int, default=5, help="fresh processes per case")
+    parser.add_argument("--json", type=Path, default=ROOT / "out" / "bench_engine.json")
+    args = parser.parse_args()
+    rows: list[dict[str, Any]] = []
+    for label, end in (("10k M5 bars", TEN_K_END), ("whole fixture", None)):
+        config_json = metrics_only(end)
+        warm_ms, bars = warm_median_ms(config_json, args.repeat)
+        cold_ms, rss_mb = cold_run(config_json, args.cold_repeat)
+        rows.append(
+            {
+                "case": label,
+                "bars": bars,
+                "warm_median_ms": round(warm_ms, 3),
+                "ns_per_bar_warm": round(warm_ms * 1e6 / bars, 1),
+                "cold_median_ms": round(cold_ms, 3),
+                "peak_rss_mb": round(rss_mb, 1),
+            }
+        )
+    header = f"{'case':<14} {'bars':>7} {'warm ms':>9} {'ns/bar':>7} {'cold ms':>9} {'peak MB':>8}"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(
+            f"{r['case']:<14} {r['bars']:>7} {r['warm_median_ms']:>9.3f}"
+            f" {r['ns_per_bar_warm']:>7.1f} {r['cold_median_ms']:>9.3f} {r['peak_rss_mb']:>8.1f}"
+        )
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    report = {"engine_version": omega_bt.__engine_version__, "rows": rows}
+    args.json.write_text(json.dumps(report, indent=2))
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
