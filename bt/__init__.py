@@ -6,7 +6,7 @@
 """
 
 from bt.api import ARTIFACTS, run_backtest
-from bt.config import load_config, resolve_paths
+from bt.config import load_config, resolve_paths, to_json
 from bt.errors import (
     BacktestFailed,
     ConfigError,
@@ -16,6 +16,7 @@ from bt.errors import (
     OmegaError,
     RuntimeFailed,
     StrategyFailed,
+    config_error,
     raise_for_result,
 )
 from omega_bt import __engine_version__
@@ -31,8 +32,10 @@ __all__ = [
     "RuntimeFailed",
     "StrategyFailed",
     "__engine_version__",
+    "config_error",
     "load_config",
     "raise_for_result",
     "resolve_paths",
     "run_backtest",
+    "to_json",
 ]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import omega_bt
-from bt.config import load_config
+from bt.config import load_config, to_json
 
 __all__ = ["ARTIFACTS", "run_backtest"]
 
@@ -36,5 +36,5 @@ def run_backtest(
         output = dict(resolved.get("output") or {})
         output["dir"] = os.fspath(out.resolve())
         resolved["output"] = output
-    result: dict[str, Any] = json.loads(omega_bt.run_backtest(json.dumps(resolved)))
+    result: dict[str, Any] = json.loads(omega_bt.run_backtest(to_json(resolved)))
     return result

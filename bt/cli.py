@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = run_backtest(args.config, out_dir=args.out)
     except ConfigError as exc:
-        message = str(exc)
+        message = str(exc).removeprefix("$: ")
         where = "" if message.startswith(str(args.config)) else f"{args.config}: "
         print(f"error: {where}{message}", file=sys.stderr)
         return 2

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
 
-from omega_bt import ConfigError
+from bt.errors import config_error
 
-__all__ = ["PATH_FIELDS", "load_config", "resolve_paths"]
+__all__ = ["PATH_FIELDS", "load_config", "resolve_paths", "to_json"]
 
 #: Dotted paths of the config fields that name files or folders.
 PATH_FIELDS: tuple[str, ...] = (
@@ -32,14 +33,46 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{file}: cannot read config file ({exc.strerror})") from None
+        raise config_error("$", f"{file}: cannot read config file ({exc.strerror})") from None
     try:
         config = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{file}: not valid JSON at line {exc.lineno}: {exc.msg}") from None
+        raise config_error("$", f"{file}: not valid JSON at line {exc.lineno}: {exc.msg}") from None
     if not isinstance(config, dict):
-        raise ConfigError(f"{file}: expected a JSON object at the top level")
+        raise config_error("$", f"{file}: expected a JSON object at the top level")
     return resolve_paths(config, file.resolve().parent)
+
+
+def _check_finite(value: Any, path: str) -> None:
+    """Raises a ConfigError naming the path of the first NaN or infinite number."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise config_error(path, f"expected a finite number, got {value}")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_finite(item, f"{path}.{key}" if path != "$" else str(key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_finite(item, f"{path}[{index}]")
+
+
+def _encode_default(value: Any) -> Any:
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"cannot encode {type(value).__name__} in a config")
+
+
+def to_json(config: dict[str, Any]) -> str:
+    """Serializes a config dict for the engine.
+
+    Paths (``pathlib.Path``) become strings; NaN or infinite numbers, which JSON cannot
+    carry, raise :class:`bt.ConfigError` naming their field; any other value JSON cannot
+    hold raises ``ConfigError`` too.
+    """
+    _check_finite(config, "$")
+    try:
+        return json.dumps(config, default=_encode_default, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise config_error("$", str(exc)) from None
 
 
 def resolve_paths(config: dict[str, Any], base: str | os.PathLike[str]) -> dict[str, Any]:

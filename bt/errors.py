@@ -20,8 +20,19 @@ __all__ = [
     "OmegaError",
     "RuntimeFailed",
     "StrategyFailed",
+    "config_error",
     "raise_for_result",
 ]
+
+
+def config_error(field_path: str, message: str) -> ConfigError:
+    """Builds a :class:`ConfigError` the way the engine does: ``"path: message"``.
+
+    The error carries ``field_path`` like the engine's own, so callers can rely on it.
+    """
+    error = ConfigError(f"{field_path}: {message}")
+    error.field_path = field_path
+    return error
 
 
 class BacktestFailed(OmegaError):

@@ -40,16 +40,19 @@ impl Market {
         let first = config.start_ns.map_or(0, |s| times.partition_point(|&t| t < s));
         let end = config.end_ns.map_or(times.len(), |e| times.partition_point(|&t| t < e));
         if first >= end {
+            let bid_path = omega_data::side_path(&config.data_dir, &config.symbol, config.primary_tf, "BID");
             return Err(RunError::market_data(
                 format!(
-                    "no {} {} bars in the range [{}, {}) ({} bars in the files)",
-                    config.symbol,
-                    config.primary_tf,
+                    "{}: no bars in the range [{}, {}) ({} bars in the file, {} to {})",
+                    bid_path.display(),
                     config.resolved["data"]["start"].as_str().unwrap_or("start of data"),
                     config.resolved["data"]["end"].as_str().unwrap_or("end of data"),
-                    times.len()
+                    times.len(),
+                    times.first().map_or("-".to_owned(), i64::to_string),
+                    times.last().map_or("-".to_owned(), i64::to_string),
                 ),
-                json!({"file": primary.bid_file.name, "rows": times.len()}),
+                json!({"file": bid_path, "rows": times.len(), "column": "timestamp",
+                       "value": config.resolved["data"]["start"]}),
             ));
         }
         Ok(Self { primary, first, end, htf, news })

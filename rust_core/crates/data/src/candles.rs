@@ -7,7 +7,6 @@ use omega_types::{Ohlc, Timeframe};
 
 use crate::DataError;
 use crate::cache::{FileCache, FileKey};
-use crate::parquet_file;
 
 /// What `meta.json` records about one input file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,26 +60,55 @@ pub fn load_bid_ask(dir: &Path, symbol: &str, timeframe: Timeframe) -> Result<Ar
     let bid_path = side_path(dir, symbol, timeframe, "BID");
     let ask_path = side_path(dir, symbol, timeframe, "ASK");
     let keys = FileKey::of(&bid_path).zip(FileKey::of(&ask_path)).map(|(b, a)| vec![b, a]);
-    SERIES_CACHE.get_or_load(keys, || {
-        let _span = tracing::info_span!("load", symbol, timeframe = %timeframe).entered();
-        let (bid_ts, bid, bid_file) = load_side(&bid_path, timeframe)?;
-        let (ask_ts, ask, ask_file) = load_side(&ask_path, timeframe)?;
-        check_alignment(&bid_path, &ask_path, &bid_ts, &ask_ts)?;
-        check_spread(&ask_path, &bid, &ask)?;
-        let duration = timeframe.duration_ns();
-        let gaps = bid_ts.windows(2).filter(|w| w[1] - w[0] > duration).count();
-        Ok(BidAskSeries { timeframe, timestamps: bid_ts, bid, ask, bid_file, ask_file, gaps })
-    })
+    SERIES_CACHE.get_or_load(keys, || read_pair(dir, symbol, timeframe))
+}
+
+/// Loads and validates like [`load_bid_ask`] but always reads the files, bypassing
+/// and leaving alone the per-process cache (for benchmarks of the cold path).
+///
+/// # Errors
+/// As [`load_bid_ask`].
+pub fn load_bid_ask_uncached(
+    dir: &Path,
+    symbol: &str,
+    timeframe: Timeframe,
+) -> Result<BidAskSeries, DataError> {
+    read_pair(dir, symbol, timeframe)
+}
+
+fn read_pair(dir: &Path, symbol: &str, timeframe: Timeframe) -> Result<BidAskSeries, DataError> {
+    let bid_path = side_path(dir, symbol, timeframe, "BID");
+    let ask_path = side_path(dir, symbol, timeframe, "ASK");
+    let _span = tracing::info_span!("load", symbol, timeframe = %timeframe).entered();
+    let (bid_ts, bid, bid_file) = load_side(&bid_path, timeframe)?;
+    let (ask_ts, ask, ask_file) = load_side(&ask_path, timeframe)?;
+    check_alignment(&bid_path, &ask_path, &bid_ts, &ask_ts)?;
+    check_spread(&ask_path, &bid, &ask)?;
+    let duration = timeframe.duration_ns();
+    let gaps = bid_ts.windows(2).filter(|w| w[1] - w[0] > duration).count();
+    Ok(BidAskSeries { timeframe, timestamps: bid_ts, bid, ask, bid_file, ask_file, gaps })
 }
 
 fn load_side(path: &Path, timeframe: Timeframe) -> Result<(Vec<i64>, Ohlc, FileInfo), DataError> {
-    let file = parquet_file::read(path)?;
-    let timestamps = file.timestamp_column(path, "timestamp")?;
+    use crate::parquet_file::{Kind, read_columns, sha256_of};
+    let columns = read_columns(
+        path,
+        &[
+            ("timestamp", Kind::Timestamp),
+            ("open", Kind::Price),
+            ("high", Kind::Price),
+            ("low", Kind::Price),
+            ("close", Kind::Price),
+        ],
+    )?;
+    let mut columns = columns.into_iter();
+    let mut next = || columns.next().expect("read_columns returns one column per request");
+    let timestamps = next().into_timestamps();
     let ohlc = Ohlc {
-        open: file.f64_column(path, "open")?,
-        high: file.f64_column(path, "high")?,
-        low: file.f64_column(path, "low")?,
-        close: file.f64_column(path, "close")?,
+        open: next().into_prices(),
+        high: next().into_prices(),
+        low: next().into_prices(),
+        close: next().into_prices(),
     };
     check_timestamps(path, timeframe, &timestamps)?;
     check_prices(path, &ohlc)?;
@@ -89,7 +117,7 @@ fn load_side(path: &Path, timeframe: Timeframe) -> Result<(Vec<i64>, Ohlc, FileI
         rows: timestamps.len(),
         first_ns: timestamps.first().copied(),
         last_ns: timestamps.last().copied(),
-        sha256: file.sha256,
+        sha256: sha256_of(path)?,
     };
     Ok((timestamps, ohlc, info))
 }

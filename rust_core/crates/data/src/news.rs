@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::DataError;
 use crate::cache::{FileCache, FileKey};
-use crate::parquet_file;
+use crate::parquet_file::{Kind, read_columns, sha256_of};
 
 /// How much an event is expected to move markets; ordered `Low < Medium < High`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -62,10 +62,14 @@ static NEWS_CACHE: FileCache<NewsCalendar> = FileCache::new();
 /// currency that is not three uppercase letters or an impact outside low|medium|high.
 pub fn load_news(path: &Path) -> Result<Arc<NewsCalendar>, DataError> {
     NEWS_CACHE.get_or_load(FileKey::of(path).map(|k| vec![k]), || {
-        let file = parquet_file::read(path)?;
-        let timestamps = file.timestamp_column(path, "timestamp")?;
-        let currencies = file.string_column(path, "currency")?;
-        let impacts = file.string_column(path, "impact")?;
+        let mut columns = read_columns(
+            path,
+            &[("timestamp", Kind::Timestamp), ("currency", Kind::Text), ("impact", Kind::Text)],
+        )?
+        .into_iter();
+        let mut next = || columns.next().expect("read_columns returns one column per request");
+        let (timestamps, currencies, impacts) =
+            (next().into_timestamps(), next().into_text(), next().into_text());
         let bad = |row: usize, column: &str, value: &str, expected: &str| DataError::BadNewsValue {
             path: path.to_owned(),
             row,
@@ -85,6 +89,6 @@ pub fn load_news(path: &Path) -> Result<Arc<NewsCalendar>, DataError> {
             events.push(NewsEvent { timestamp, currency: currency.clone(), impact });
         }
         events.sort_by_key(|e| e.timestamp);
-        Ok(NewsCalendar { events, rows: timestamps.len(), sha256: file.sha256 })
+        Ok(NewsCalendar { events, rows: timestamps.len(), sha256: sha256_of(path)? })
     })
 }

@@ -1,5 +1,11 @@
 //! Reading named columns out of a Parquet file with arrow-rs.
+//!
+//! Only the requested columns are decoded (a projection), batch by batch straight into
+//! plain vectors, so a file is never held in memory twice. The SHA-256 recorded in
+//! `meta.json` is computed in a separate streaming read of the bytes.
 
+use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 
 use arrow_array::cast::AsArray;
@@ -9,99 +15,174 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
-use bytes::Bytes;
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sha2::{Digest, Sha256};
 
 use crate::DataError;
 
-/// The decoded batches of one Parquet file, with its SHA-256.
-pub(crate) struct ParquetFile {
-    schema: arrow_schema::SchemaRef,
-    pub(crate) batches: Vec<RecordBatch>,
-    pub(crate) sha256: String,
+/// What type a requested column must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// float64.
+    Price,
+    /// int64 epoch ns, or an Arrow timestamp with a UTC time zone (any unit).
+    Timestamp,
+    /// utf8, large utf8 or utf8 view.
+    Text,
+}
+
+/// A decoded column.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Column {
+    /// Prices.
+    Price(Vec<f64>),
+    /// Epoch nanoseconds.
+    Timestamp(Vec<i64>),
+    /// Strings.
+    Text(Vec<String>),
+}
+
+impl Column {
+    pub(crate) fn into_prices(self) -> Vec<f64> {
+        match self {
+            Column::Price(v) => v,
+            _ => Vec::new(),
+        }
+    }
+
+    pub(crate) fn into_timestamps(self) -> Vec<i64> {
+        match self {
+            Column::Timestamp(v) => v,
+            _ => Vec::new(),
+        }
+    }
+
+    pub(crate) fn into_text(self) -> Vec<String> {
+        match self {
+            Column::Text(v) => v,
+            _ => Vec::new(),
+        }
+    }
 }
 
 const BATCH_ROWS: usize = 64 * 1024;
 
-/// Reads a whole Parquet file into record batches.
-pub(crate) fn read(path: &Path) -> Result<ParquetFile, DataError> {
-    let raw = std::fs::read(path).map_err(|err| match err.kind() {
+fn open(path: &Path) -> Result<File, DataError> {
+    File::open(path).map_err(|err| match err.kind() {
         std::io::ErrorKind::NotFound => DataError::MissingFile { path: path.to_owned() },
         _ => DataError::Unreadable { path: path.to_owned(), message: err.to_string() },
-    })?;
-    let sha256 = hex(&Sha256::digest(&raw));
+    })
+}
+
+/// Returns the lowercase hex SHA-256 of a file's bytes.
+pub(crate) fn sha256_of(path: &Path) -> Result<String, DataError> {
+    let mut file = open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let n = file
+            .read(&mut buffer)
+            .map_err(|e| DataError::Unreadable { path: path.to_owned(), message: e.to_string() })?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Reads the named columns of a Parquet file, checking each one's type and nulls.
+pub(crate) fn read_columns(path: &Path, wanted: &[(&str, Kind)]) -> Result<Vec<Column>, DataError> {
     let unreadable = |err: &dyn std::fmt::Display| DataError::Unreadable {
         path: path.to_owned(),
         message: err.to_string(),
     };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(raw)).map_err(|e| unreadable(&e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(open(path)?).map_err(|e| unreadable(&e))?;
     let schema = builder.schema().clone();
-    let reader = builder.with_batch_size(BATCH_ROWS).build().map_err(|e| unreadable(&e))?;
-    let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| unreadable(&e))?;
-    Ok(ParquetFile { schema, batches, sha256 })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-impl ParquetFile {
-    fn column_type(&self, path: &Path, name: &str) -> Result<Option<DataType>, DataError> {
-        // Typed as Option so that callers share one shape; a present schema always answers.
-        match self.schema.column_with_name(name) {
-            Some((_, field)) => Ok(Some(field.data_type().clone())),
-            None => Err(DataError::MissingColumn { path: path.to_owned(), column: name.to_owned() }),
-        }
+    let mut roots = Vec::with_capacity(wanted.len());
+    let mut scales = Vec::with_capacity(wanted.len());
+    for &(name, kind) in wanted {
+        let (index, field) = schema
+            .column_with_name(name)
+            .ok_or_else(|| DataError::MissingColumn { path: path.to_owned(), column: name.to_owned() })?;
+        scales.push(check_type(path, name, kind, field.data_type())?);
+        roots.push(index);
     }
-
-    fn check_nulls(array: &dyn Array, offset: usize, path: &Path, name: &str) -> Result<(), DataError> {
-        if array.null_count() == 0 {
-            return Ok(());
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+    let reader =
+        builder.with_projection(mask).with_batch_size(BATCH_ROWS).build().map_err(|e| unreadable(&e))?;
+    let mut columns: Vec<Column> = wanted
+        .iter()
+        .map(|&(_, kind)| match kind {
+            Kind::Price => Column::Price(Vec::with_capacity(rows)),
+            Kind::Timestamp => Column::Timestamp(Vec::with_capacity(rows)),
+            Kind::Text => Column::Text(Vec::with_capacity(rows)),
+        })
+        .collect();
+    let mut offset = 0;
+    for batch in reader {
+        let batch = batch.map_err(|e| unreadable(&e))?;
+        for ((column, &(name, _)), scale) in columns.iter_mut().zip(wanted).zip(&scales) {
+            append(column, &batch, path, name, *scale, offset)?;
         }
+        offset += batch.num_rows();
+    }
+    Ok(columns)
+}
+
+/// Checks a column's type; returns the factor that turns timestamps into ns.
+fn check_type(path: &Path, name: &str, kind: Kind, found: &DataType) -> Result<i64, DataError> {
+    let wrong = |expected: &str| DataError::WrongType {
+        path: path.to_owned(),
+        column: name.to_owned(),
+        found: found.to_string(),
+        expected: expected.to_owned(),
+    };
+    match (kind, found) {
+        (Kind::Price, DataType::Float64) => Ok(1),
+        (Kind::Price, _) => Err(wrong("float64")),
+        (Kind::Timestamp, DataType::Int64) => Ok(1),
+        (Kind::Timestamp, DataType::Timestamp(unit, Some(tz))) if is_utc(tz) => Ok(match unit {
+            TimeUnit::Second => 1_000_000_000,
+            TimeUnit::Millisecond => 1_000_000,
+            TimeUnit::Microsecond => 1_000,
+            TimeUnit::Nanosecond => 1,
+        }),
+        (Kind::Timestamp, _) => Err(wrong("int64 epoch ns or timestamp[ns, tz=UTC]")),
+        (Kind::Text, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => Ok(1),
+        (Kind::Text, _) => Err(wrong("string")),
+    }
+}
+
+fn is_utc(tz: &str) -> bool {
+    matches!(tz, "UTC" | "utc" | "Etc/UTC" | "+00:00" | "Z" | "GMT")
+}
+
+fn append(
+    column: &mut Column,
+    batch: &RecordBatch,
+    path: &Path,
+    name: &str,
+    scale: i64,
+    offset: usize,
+) -> Result<(), DataError> {
+    let array = batch
+        .column_by_name(name)
+        .ok_or_else(|| DataError::MissingColumn { path: path.to_owned(), column: name.to_owned() })?;
+    if array.null_count() > 0 {
         let row = (0..array.len()).find(|&i| array.is_null(i)).unwrap_or(0);
-        Err(DataError::NullValue { path: path.to_owned(), row: offset + row, column: name.to_owned() })
+        return Err(DataError::NullValue {
+            path: path.to_owned(),
+            row: offset + row,
+            column: name.to_owned(),
+        });
     }
-
-    /// Returns a float64 column; any other type is an error.
-    pub(crate) fn f64_column(&self, path: &Path, name: &str) -> Result<Vec<f64>, DataError> {
-        match self.column_type(path, name)? {
-            None => return Ok(Vec::new()),
-            Some(DataType::Float64) => {}
-            Some(other) => return Err(wrong_type(path, name, &other, "float64")),
-        }
-        let mut out = Vec::with_capacity(self.rows());
-        for batch in &self.batches {
-            let array = column(batch, path, name)?;
-            Self::check_nulls(array.as_ref(), out.len(), path, name)?;
-            out.extend_from_slice(array.as_primitive::<Float64Type>().values());
-        }
-        Ok(out)
-    }
-
-    /// Returns a timestamp column as epoch ns: int64 ns, or an Arrow timestamp in UTC.
-    pub(crate) fn timestamp_column(&self, path: &Path, name: &str) -> Result<Vec<i64>, DataError> {
-        const EXPECTED: &str = "int64 epoch ns or timestamp[ns, tz=UTC]";
-        let data_type = match self.column_type(path, name)? {
-            None => return Ok(Vec::new()),
-            Some(t) => t,
-        };
-        let scale: i64 = match &data_type {
-            DataType::Int64 => 1,
-            DataType::Timestamp(unit, Some(tz)) if is_utc(tz) => match unit {
-                TimeUnit::Second => 1_000_000_000,
-                TimeUnit::Millisecond => 1_000_000,
-                TimeUnit::Microsecond => 1_000,
-                TimeUnit::Nanosecond => 1,
-            },
-            other => return Err(wrong_type(path, name, other, EXPECTED)),
-        };
-        let mut out = Vec::with_capacity(self.rows());
-        for batch in &self.batches {
-            let array = column(batch, path, name)?;
-            Self::check_nulls(array.as_ref(), out.len(), path, name)?;
-            let values: &[i64] = match &data_type {
-                DataType::Int64 => array.as_primitive::<Int64Type>().values(),
+    match column {
+        Column::Price(out) => out.extend_from_slice(array.as_primitive::<Float64Type>().values()),
+        Column::Timestamp(out) => {
+            let values: &[i64] = match array.data_type() {
                 DataType::Timestamp(TimeUnit::Nanosecond, _) => {
                     array.as_primitive::<TimestampNanosecondType>().values()
                 }
@@ -111,62 +192,27 @@ impl ParquetFile {
                 DataType::Timestamp(TimeUnit::Millisecond, _) => {
                     array.as_primitive::<TimestampMillisecondType>().values()
                 }
-                _ => array.as_primitive::<TimestampSecondType>().values(),
+                DataType::Timestamp(TimeUnit::Second, _) => {
+                    array.as_primitive::<TimestampSecondType>().values()
+                }
+                _ => array.as_primitive::<Int64Type>().values(),
             };
-            out.extend(values.iter().map(|v| v.saturating_mul(scale)));
-        }
-        Ok(out)
-    }
-
-    /// Returns a string column (utf8, large utf8 or utf8 view).
-    pub(crate) fn string_column(&self, path: &Path, name: &str) -> Result<Vec<String>, DataError> {
-        let data_type = match self.column_type(path, name)? {
-            None => return Ok(Vec::new()),
-            Some(t) => t,
-        };
-        let mut out = Vec::with_capacity(self.rows());
-        for batch in &self.batches {
-            let array = column(batch, path, name)?;
-            Self::check_nulls(array.as_ref(), out.len(), path, name)?;
-            match &data_type {
-                DataType::Utf8 => out.extend(array.as_string::<i32>().iter().flatten().map(str::to_owned)),
-                DataType::LargeUtf8 => {
-                    out.extend(array.as_string::<i64>().iter().flatten().map(str::to_owned));
-                }
-                DataType::Utf8View => {
-                    out.extend(array.as_string_view().iter().flatten().map(str::to_owned));
-                }
-                other => return Err(wrong_type(path, name, other, "string")),
+            for &v in values {
+                // An out-of-range timestamp is bad data, not something to wrap around.
+                let ns = v.checked_mul(scale).ok_or_else(|| DataError::OffGrid {
+                    path: path.to_owned(),
+                    row: offset + out.len(),
+                    timestamp: v,
+                    timeframe: "epoch ns range".to_owned(),
+                })?;
+                out.push(ns);
             }
         }
-        Ok(out)
+        Column::Text(out) => match array.data_type() {
+            DataType::LargeUtf8 => out.extend(array.as_string::<i64>().iter().flatten().map(str::to_owned)),
+            DataType::Utf8View => out.extend(array.as_string_view().iter().flatten().map(str::to_owned)),
+            _ => out.extend(array.as_string::<i32>().iter().flatten().map(str::to_owned)),
+        },
     }
-
-    /// Returns the total number of rows.
-    pub(crate) fn rows(&self) -> usize {
-        self.batches.iter().map(RecordBatch::num_rows).sum()
-    }
-}
-
-fn is_utc(tz: &str) -> bool {
-    matches!(tz, "UTC" | "utc" | "Etc/UTC" | "+00:00" | "Z" | "GMT")
-}
-
-fn column<'a>(
-    batch: &'a RecordBatch,
-    path: &Path,
-    name: &str,
-) -> Result<&'a std::sync::Arc<dyn Array>, DataError> {
-    batch
-        .column_by_name(name)
-        .ok_or_else(|| DataError::MissingColumn { path: path.to_owned(), column: name.to_owned() })
-}
-
-fn wrong_type(path: &Path, name: &str, found: &DataType, expected: &str) -> DataError {
-    DataError::WrongType {
-        path: path.to_owned(),
-        column: name.to_owned(),
-        found: found.to_string(),
-        expected: expected.to_owned(),
-    }
+    Ok(())
 }

@@ -1025,3 +1025,68 @@ fn news_file_problems_are_data_errors() {
         DataError::WrongType { column, expected, .. } if column == "impact" && expected == "string"
     ));
 }
+
+// ---------------------------------------------------------------- properties
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// A single bad price anywhere is reported at its own row and column.
+        #[test]
+        fn a_bad_price_is_reported_where_it_is(
+            row in 0usize..20,
+            column in prop::sample::select(vec!["open", "high", "low", "close"]),
+            value in prop::sample::select(vec![f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -0.0, -1.1]),
+            ask_side in any::<bool>(),
+        ) {
+            let dir = tempdir();
+            let bid = Bars::bid(20, T0, M5);
+            let mut ask = bid.ask();
+            let mut broken_bid = bid.clone();
+            let target = if ask_side { &mut ask } else { &mut broken_bid };
+            target.column_mut(column)[row] = value;
+            let (bid_path, ask_path) = stub::write_pair(dir.path(), Timeframe::M5, &broken_bid, &ask);
+            let err = m5_error(dir.path());
+            let expected_path = if ask_side { ask_path } else { bid_path };
+            match err {
+                DataError::BadPrice { path, row: r, column: c, value: v } => {
+                    prop_assert_eq!(path, expected_path);
+                    prop_assert_eq!(r, row);
+                    prop_assert_eq!(c, column);
+                    prop_assert!(v.to_bits() == value.to_bits());
+                }
+                other => prop_assert!(false, "expected BadPrice, got {:?}", other),
+            }
+        }
+
+        /// Any order of grid timestamps loads when strictly increasing, and otherwise is
+        /// rejected at the first row that is not after its predecessor.
+        #[test]
+        fn unsorted_timestamps_are_caught_at_the_first_bad_row(
+            slots in prop::collection::vec(0i64..40, 2..16),
+        ) {
+            let dir = tempdir();
+            let ts: Vec<i64> = slots.iter().map(|s| T0 + s * M5).collect();
+            let bid = Bars::bid_at(ts.clone());
+            let (bid_path, _) = stub::write_pair(dir.path(), Timeframe::M5, &bid, &bid.ask());
+            let first_bad = (1..ts.len()).find(|&r| ts[r] <= ts[r - 1]);
+            let loaded = load_bid_ask(dir.path(), SYMBOL, Timeframe::M5);
+            match (first_bad, loaded) {
+                (None, Ok(series)) => prop_assert_eq!(&series.timestamps, &ts),
+                (Some(row), Err(DataError::Unsorted { path, row: r, timestamp, previous, kind })) => {
+                    prop_assert_eq!(path, bid_path);
+                    prop_assert_eq!(r, row);
+                    prop_assert_eq!(timestamp, ts[row]);
+                    prop_assert_eq!(previous, ts[row - 1]);
+                    prop_assert_eq!(kind, if ts[row] == ts[row - 1] { "equal to" } else { "before" });
+                }
+                (expected, got) => prop_assert!(false, "expected first bad row {:?}, got {:?}", expected, got),
+            }
+        }
+    }
+}

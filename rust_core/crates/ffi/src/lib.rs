@@ -77,10 +77,19 @@ fn run_backtest(py: Python<'_>, config_json: &str) -> PyResult<String> {
     }
 }
 
+/// Sends panic reports to `tracing` instead of stderr: the caller gets `InternalError`
+/// with the message, and users see no Rust backtrace noise unless they ask for logs.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        tracing::error!(panic = %info, "engine panic caught at the Python boundary");
+    }));
+}
+
 /// The `omega_bt` module.
 #[pymodule]
 fn omega_bt(m: &Bound<'_, PyModule>) -> PyResult<()> {
     omega_backtest::init_tracing();
+    install_panic_hook();
     m.add_function(wrap_pyfunction!(run_backtest, m)?)?;
     let py = m.py();
     m.add("OmegaError", py.get_type::<OmegaError>())?;

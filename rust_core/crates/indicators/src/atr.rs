@@ -1,33 +1,53 @@
 //! Average true range with Wilder's smoothing.
 
-/// Returns Wilder's ATR of length `n` (ENGINE §3).
+/// A streaming Wilder ATR of length `n` (ENGINE §3).
 ///
 /// `TR_0 = high_0 - low_0`, `TR_k = max(high_k - low_k, |high_k - close_{k-1}|,
 /// |low_k - close_{k-1}|)`; `ATR_{n-1}` is the mean of `TR_0..=TR_{n-1}`, then
-/// `ATR_k = (ATR_{k-1} * (n - 1) + TR_k) / n`. `NaN` before index `n - 1`.
+/// `ATR_k = (ATR_{k-1} * (n - 1) + TR_k) / n`. Undefined before the `n`-th bar.
+#[derive(Debug, Clone)]
+pub struct WilderAtr {
+    n: usize,
+    seen: usize,
+    prev_close: Option<f64>,
+    value: f64,
+}
+
+impl WilderAtr {
+    /// Starts an ATR of length `n` (>= 1).
+    #[must_use]
+    pub fn new(n: usize) -> Self {
+        Self { n: n.max(1), seen: 0, prev_close: None, value: 0.0 }
+    }
+
+    /// Adds the next bar and returns the ATR at it, once defined.
+    pub fn push(&mut self, high: f64, low: f64, close: f64) -> Option<f64> {
+        let range = high - low;
+        let tr = match self.prev_close {
+            None => range,
+            Some(prev) => range.max((high - prev).abs()).max((low - prev).abs()),
+        };
+        self.prev_close = Some(close);
+        self.seen += 1;
+        let n = self.n as f64;
+        if self.seen < self.n {
+            self.value += tr;
+            None
+        } else if self.seen == self.n {
+            self.value = (self.value + tr) / n;
+            Some(self.value)
+        } else {
+            self.value = (self.value * (n - 1.0) + tr) / n;
+            Some(self.value)
+        }
+    }
+}
+
+/// Returns Wilder's ATR column of length `n` (`NaN` before index `n - 1`).
 #[must_use]
 pub fn wilder_atr(high: &[f64], low: &[f64], close: &[f64], n: usize) -> Vec<f64> {
-    let len = high.len();
-    let mut out = vec![f64::NAN; len];
-    if n == 0 || len < n {
-        return out;
-    }
-    let true_range = |k: usize| {
-        let range = high[k] - low[k];
-        if k == 0 {
-            return range;
-        }
-        let prev = close[k - 1];
-        range.max((high[k] - prev).abs()).max((low[k] - prev).abs())
-    };
-    let nf = n as f64;
-    let mut atr = (0..n).map(true_range).sum::<f64>() / nf;
-    out[n - 1] = atr;
-    for (k, slot) in out.iter_mut().enumerate().skip(n) {
-        atr = (atr * (nf - 1.0) + true_range(k)) / nf;
-        *slot = atr;
-    }
-    out
+    let mut atr = WilderAtr::new(n);
+    (0..high.len()).map(|k| atr.push(high[k], low[k], close[k]).unwrap_or(f64::NAN)).collect()
 }
 
 #[cfg(test)]

@@ -1,14 +1,15 @@
 //! Column-wise indicators of the Omega V2 engine (ENGINE §3).
 //!
-//! Each function takes whole price columns and returns a column of the same length,
-//! computed once per run in O(n); a value that is not defined yet (warm-up) or not
-//! defined at all (z-score of a flat window) is `NaN`. Callers test with `is_nan`.
+//! Each indicator is a small streaming state machine (`push` one bar, get its value, or
+//! `None` while undefined), so a strategy can compute several of them in one pass over
+//! the bars without allocating a column per indicator; the column functions wrap them
+//! for whole series (`NaN` where undefined). Everything is O(1) per bar.
 //! This crate knows nothing of bars, orders or time.
 
 mod atr;
 mod ema;
 mod zscore;
 
-pub use atr::wilder_atr;
+pub use atr::{WilderAtr, wilder_atr};
 pub use ema::ema;
-pub use zscore::rolling_zscore;
+pub use zscore::{RollingZScore, rolling_zscore};

@@ -1,60 +1,87 @@
 //! Rolling z-score over a window, population standard deviation (ddof = 0).
 
-/// How often the rolling sums are recomputed from scratch to shed rounding drift.
+/// How often the rolling sums are recomputed from the window to shed rounding drift.
 const RESYNC_EVERY: usize = 1024;
 
-/// Returns `z_k = (x_k - mean_k) / std_k` over the last `window` values including `k`.
+/// The rolling z-score of a series, yielded bar by bar: `z_k = (x_k - mean_k) / std_k`
+/// over the last `window` values including `k`, population std (ddof = 0).
 ///
-/// Defined from `k = window - 1`; `NaN` before that and wherever every value in the
+/// Yields `None` while warming up (`k < window - 1`) and wherever every value in the
 /// window is equal (`std == 0`, decided on the values themselves, not on a rounding
-/// residue). Sums are kept on values shifted by the first one, which keeps the
-/// variance free of catastrophic cancellation at FX price levels.
-#[must_use]
-pub fn rolling_zscore(values: &[f64], window: usize) -> Vec<f64> {
-    let n = values.len();
-    let mut out = vec![f64::NAN; n];
-    if window == 0 || n < window {
-        return out;
+/// residue). Sums are kept on values shifted by the first one, which keeps the variance
+/// free of catastrophic cancellation at FX price levels, and are recomputed from the
+/// window every 1024 bars so rounding drift cannot build up. O(1) per bar, no allocation.
+#[derive(Debug, Clone)]
+pub struct RollingZScore<'a> {
+    values: &'a [f64],
+    window: usize,
+    k: usize,
+    shift: f64,
+    sum: f64,
+    sum_sq: f64,
+    /// Neighbouring pairs in the window that differ; zero means a flat window.
+    changes: usize,
+}
+
+impl<'a> RollingZScore<'a> {
+    /// Starts the z-score of `values` over `window` (>= 1) values.
+    #[must_use]
+    pub fn new(values: &'a [f64], window: usize) -> Self {
+        let shift = values.first().copied().unwrap_or(0.0);
+        Self { values, window: window.max(1), k: 0, shift, sum: 0.0, sum_sq: 0.0, changes: 0 }
     }
-    let shift = values[0];
-    let w = window as f64;
-    let (mut sum, mut sum_sq) = (0.0, 0.0);
-    // Number of k in the window's pairs (k-1, k) with x_k != x_{k-1}: zero means flat.
-    let mut changes = 0usize;
-    for k in 0..n {
-        let d = values[k] - shift;
-        sum += d;
-        sum_sq += d * d;
-        if k > 0 && values[k] != values[k - 1] {
-            changes += 1;
+}
+
+impl Iterator for RollingZScore<'_> {
+    type Item = Option<f64>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (values, k, window, shift) = (self.values, self.k, self.window, self.shift);
+        let x = *values.get(k)?;
+        self.k += 1;
+        let d = x - shift;
+        self.sum += d;
+        self.sum_sq += d * d;
+        if k > 0 && x != values[k - 1] {
+            self.changes += 1;
         }
         if k >= window {
-            let old = values[k - window] - shift;
-            sum -= old;
-            sum_sq -= old * old;
-            if values[k - window + 1] != values[k - window] {
-                changes -= 1;
+            let old = values[k - window];
+            let od = old - shift;
+            self.sum -= od;
+            self.sum_sq -= od * od;
+            if values[k - window + 1] != old {
+                self.changes -= 1;
             }
         }
         if k + 1 < window {
-            continue;
+            return Some(None);
         }
-        if k % RESYNC_EVERY == 0 {
-            (sum, sum_sq) = values[k + 1 - window..=k]
+        if k.is_multiple_of(RESYNC_EVERY) {
+            (self.sum, self.sum_sq) = values[k + 1 - window..=k]
                 .iter()
                 .map(|v| v - shift)
                 .fold((0.0, 0.0), |(s, q), d| (s + d, q + d * d));
         }
-        if changes == 0 {
-            continue;
+        if self.changes == 0 {
+            return Some(None);
         }
-        let mean = sum / w;
-        let variance = (sum_sq / w - mean * mean).max(0.0);
-        if variance > 0.0 {
-            out[k] = (d - mean) / variance.sqrt();
-        }
+        let w = window as f64;
+        let mean = self.sum / w;
+        let variance = (self.sum_sq / w - mean * mean).max(0.0);
+        Some((variance > 0.0).then(|| (d - mean) / variance.sqrt()))
     }
-    out
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.values.len() - self.k;
+        (left, Some(left))
+    }
+}
+
+/// Returns the rolling z-score column of `values` (`NaN` where undefined).
+#[must_use]
+pub fn rolling_zscore(values: &[f64], window: usize) -> Vec<f64> {
+    RollingZScore::new(values, window).map(|z| z.unwrap_or(f64::NAN)).collect()
 }
 
 #[cfg(test)]
@@ -100,7 +127,10 @@ mod tests {
             window in 2usize..60,
         ) {
             let mut price = 1.1;
-            let values: Vec<f64> = ticks.iter().map(|t| { price += *t as f64 * 1e-5; (price * 1e5f64).round() / 1e5 }).collect();
+            let values: Vec<f64> = ticks
+                .iter()
+                .map(|t| { price += *t as f64 * 1e-5; (price * 1e5f64).round() / 1e5 })
+                .collect();
             let z = rolling_zscore(&values, window);
             for k in window - 1..values.len() {
                 let w = &values[k + 1 - window..=k];
@@ -108,7 +138,10 @@ mod tests {
                     prop_assert!(z[k].is_nan());
                 } else {
                     let expected = two_pass(w);
-                    prop_assert!((z[k] - expected).abs() < 1e-6 * expected.abs().max(1.0), "k={} {} vs {}", k, z[k], expected);
+                    prop_assert!(
+                        (z[k] - expected).abs() < 1e-6 * expected.abs().max(1.0),
+                        "k={} {} vs {}", k, z[k], expected
+                    );
                 }
             }
         }

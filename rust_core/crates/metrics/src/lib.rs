@@ -42,7 +42,8 @@ impl EquityStats {
         if fall > self.max_drawdown {
             self.max_drawdown = fall;
         }
-        if self.peak > 0.0 {
+        // The cheap product test skips the division on every bar that cannot be a new maximum.
+        if self.peak > 0.0 && fall * 100.0 >= self.max_drawdown_pct * self.peak {
             let pct = fall / self.peak * 100.0;
             if pct > self.max_drawdown_pct {
                 self.max_drawdown_pct = pct;

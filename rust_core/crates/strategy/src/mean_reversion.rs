@@ -1,8 +1,8 @@
 //! Mean Reversion Z-Score: fade stretched moves of the mid close (ENGINE §3, §4).
 
-use omega_indicators::{ema, rolling_zscore, wilder_atr};
+use omega_indicators::{RollingZScore, WilderAtr, ema};
 use omega_types::config::{ConfigError, Fields};
-use omega_types::{Direction, NANOS_PER_DAY, OhlcView, OrderType};
+use omega_types::{Direction, NANOS_PER_DAY, OrderType};
 use serde_json::{Value, json};
 
 use crate::{EntrySignal, MarketInput, Sizing, Strategy, StrategyError};
@@ -153,19 +153,25 @@ impl MeanReversionParams {
     }
 }
 
-/// Trend state of the last complete D1 bar at a primary bar's decision time.
-const TREND_UNDEFINED: i8 = i8::MIN;
+/// Per-bar signal flags, computed once per run.
+const LONG_ENTRY: u8 = 1;
+const SHORT_ENTRY: u8 = 1 << 1;
+const LONG_EXIT: u8 = 1 << 2;
+const SHORT_EXIT: u8 = 1 << 3;
 
-/// The strategy with its indicator columns computed once for the run.
+/// Trend of the last complete D1 bar: close above (+1), below (-1) or at (0) its EMA.
+type Trend = Option<i8>;
+
+/// The strategy with its indicators computed once for the run.
+///
+/// One pass over the bars runs the z-score, ATR and D1 trend side by side and keeps only
+/// what the loop asks for: the ATR column (for order distances) and one byte of flags
+/// per bar (entry allowed long/short, exit signal long/short).
 #[derive(Debug, Clone)]
 pub struct MeanReversionZScore {
     params: MeanReversionParams,
-    z: Vec<f64>,
     atr: Vec<f64>,
-    /// Per primary bar: +1 close above EMA, -1 below, 0 equal, `TREND_UNDEFINED` unknown.
-    trend: Vec<i8>,
-    spread_ok: Vec<bool>,
-    first_entry_bar: usize,
+    flags: Vec<u8>,
 }
 
 impl MeanReversionZScore {
@@ -174,100 +180,102 @@ impl MeanReversionZScore {
     /// # Errors
     /// [`StrategyError::MissingHtf`] when the trend filter is on and no D1 bars came.
     pub fn new(params: MeanReversionParams, market: &MarketInput<'_>) -> Result<Self, StrategyError> {
-        let _span = tracing::info_span!("indicators", bars = market.timestamps.len()).entered();
-        let mid = OhlcView::mid(market.bid, market.ask);
-        let z = rolling_zscore(&mid.close, params.z_window);
-        let atr = wilder_atr(&mid.high, &mid.low, &mid.close, params.atr_length);
-        let spread_ok = match params.max_spread_pips {
-            None => vec![true; market.timestamps.len()],
-            Some(limit) => market
-                .ask
-                .close
-                .iter()
-                .zip(market.bid.close)
-                .map(|(a, b)| (a - b) / market.pip_size <= limit + SPREAD_TOLERANCE_PIPS)
-                .collect(),
-        };
-        let trend = match params.htf_filter {
-            HtfFilter::None => Vec::new(),
-            HtfFilter::Trend => {
-                let (htf_times, htf_bid, htf_ask) = market.htf.ok_or(StrategyError::MissingHtf)?;
-                trend_per_bar(
-                    market,
-                    htf_times,
-                    &OhlcView::mid(htf_bid, htf_ask).close,
-                    params.htf_ema_length,
-                )
-            }
+        let bars = market.timestamps.len();
+        let _span = tracing::info_span!("indicators", bars).entered();
+        let (bid, ask) = (market.bid, market.ask);
+        let mut trend = match params.htf_filter {
+            HtfFilter::None => None,
+            HtfFilter::Trend => Some(D1Trend::new(market, params.htf_ema_length)?),
         };
         let first_entry_bar = (params.z_window - 1).max(params.atr_length - 1).max(params.warmup_bars);
-        Ok(Self { params, z, atr, trend, spread_ok, first_entry_bar })
+        let spread_limit = params.max_spread_pips.map(|limit| limit + SPREAD_TOLERANCE_PIPS);
+        // Indicators use mid prices (ENGINE §1).
+        let mid_close: Vec<f64> = bid.close.iter().zip(ask.close).map(|(b, a)| (b + a) / 2.0).collect();
+        let mut wilder = WilderAtr::new(params.atr_length);
+        let mut atr = Vec::with_capacity(bars);
+        let mut flags = Vec::with_capacity(bars);
+        for (k, z) in RollingZScore::new(&mid_close, params.z_window).enumerate() {
+            let a = wilder
+                .push((bid.high[k] + ask.high[k]) / 2.0, (bid.low[k] + ask.low[k]) / 2.0, mid_close[k])
+                .unwrap_or(f64::NAN);
+            atr.push(a);
+            let trend_k = trend.as_mut().map(|t| t.at(market.timestamps[k] + market.bar_duration_ns));
+            let mut f = 0u8;
+            if let (Some(z), Some(z_exit)) = (z, params.z_exit) {
+                if z >= -z_exit {
+                    f |= LONG_EXIT;
+                }
+                if z <= z_exit {
+                    f |= SHORT_EXIT;
+                }
+            }
+            // ENGINE §10: `ATR_k == 0` skips the signal; no z (flat window) no signal.
+            let spread_ok =
+                spread_limit.is_none_or(|limit| (ask.close[k] - bid.close[k]) / market.pip_size <= limit);
+            if let Some(z) = z.filter(|_| k >= first_entry_bar && spread_ok && a > 0.0) {
+                if z <= -params.z_entry && allowed(&params, Direction::Long, trend_k) {
+                    f |= LONG_ENTRY;
+                } else if z >= params.z_entry && allowed(&params, Direction::Short, trend_k) {
+                    f |= SHORT_ENTRY;
+                }
+            }
+            flags.push(f);
+        }
+        Ok(Self { params, atr, flags })
     }
 }
 
-/// ENGINE §2: a D1 bar is usable at decision time `T` only when `open + 1 day <= T`.
-fn trend_per_bar(
-    market: &MarketInput<'_>,
-    htf_times: &[i64],
-    htf_close: &[f64],
-    ema_length: usize,
-) -> Vec<i8> {
-    let htf_ema = ema(htf_close, ema_length);
-    let mut complete = 0; // number of D1 bars complete so far
-    market
-        .timestamps
-        .iter()
-        .map(|&t| {
-            let decision = t + market.bar_duration_ns;
-            while complete < htf_times.len() && htf_times[complete] + NANOS_PER_DAY <= decision {
-                complete += 1;
-            }
-            let Some(j) = complete.checked_sub(1) else { return TREND_UNDEFINED };
-            // ENGINE §10: compare a D1 close with the EMA at that same D1 bar.
-            let (close, level) = (htf_close[j], htf_ema[j]);
-            if level.is_nan() {
-                TREND_UNDEFINED
-            } else if close > level {
-                1
-            } else if close < level {
-                -1
-            } else {
-                0
-            }
-        })
-        .collect()
+/// Direction and D1 trend gates of one entry (ENGINE §4).
+fn allowed(params: &MeanReversionParams, direction: Direction, trend: Option<Trend>) -> bool {
+    if params.direction.is_some_and(|only| only != direction) {
+        return false;
+    }
+    match trend {
+        None => true,
+        Some(None) => false,
+        Some(Some(t)) => t == direction.sign() as i8,
+    }
+}
+
+/// The D1 trend filter, walked forward with the primary bars' decision times.
+struct D1Trend<'a> {
+    open_times: &'a [i64],
+    close: Vec<f64>,
+    ema: Vec<f64>,
+    complete: usize,
+}
+
+impl<'a> D1Trend<'a> {
+    fn new(market: &MarketInput<'a>, ema_length: usize) -> Result<Self, StrategyError> {
+        let (open_times, bid, ask) = market.htf.ok_or(StrategyError::MissingHtf)?;
+        let close: Vec<f64> = bid.close.iter().zip(ask.close).map(|(b, a)| (b + a) / 2.0).collect();
+        let ema = ema(&close, ema_length);
+        Ok(Self { open_times, close, ema, complete: 0 })
+    }
+
+    /// Returns the trend of the last D1 bar complete at `decision` (ENGINE §2: a D1 bar
+    /// is usable only when `open + 1 day <= decision`); decision times must not decrease.
+    fn at(&mut self, decision: i64) -> Trend {
+        while self.complete < self.open_times.len()
+            && self.open_times[self.complete] + NANOS_PER_DAY <= decision
+        {
+            self.complete += 1;
+        }
+        let j = self.complete.checked_sub(1)?;
+        // ENGINE §10: compare a D1 close with the EMA at that same D1 bar.
+        let (close, level) = (self.close[j], self.ema[j]);
+        (!level.is_nan()).then(|| (close > level) as i8 - (close < level) as i8)
+    }
 }
 
 impl Strategy for MeanReversionZScore {
     fn entry_signal(&self, k: usize) -> Option<EntrySignal> {
-        if k < self.first_entry_bar || !self.spread_ok[k] {
-            return None;
-        }
-        let (z, atr) = (self.z[k], self.atr[k]);
-        // ENGINE §10: `ATR_k == 0` skips the signal; NaN z means std == 0.
-        if z.is_nan() || atr.is_nan() || atr == 0.0 {
-            return None;
-        }
-        let p = &self.params;
-        let direction = if z <= -p.z_entry {
-            Direction::Long
-        } else if z >= p.z_entry {
-            Direction::Short
-        } else {
-            return None;
+        let direction = match self.flags[k] & (LONG_ENTRY | SHORT_ENTRY) {
+            0 => return None,
+            LONG_ENTRY => Direction::Long,
+            _ => Direction::Short,
         };
-        if p.direction.is_some_and(|allowed| allowed != direction) {
-            return None;
-        }
-        if p.htf_filter == HtfFilter::Trend {
-            let wanted = match direction {
-                Direction::Long => 1,
-                Direction::Short => -1,
-            };
-            if self.trend[k] != wanted {
-                return None;
-            }
-        }
+        let (p, atr) = (&self.params, self.atr[k]);
         Some(EntrySignal {
             direction,
             order_type: p.entry_order,
@@ -279,12 +287,11 @@ impl Strategy for MeanReversionZScore {
     }
 
     fn exit_signal(&self, k: usize, direction: Direction) -> bool {
-        let (Some(z_exit), z) = (self.params.z_exit, self.z[k]) else { return false };
-        match direction {
-            _ if z.is_nan() => false,
-            Direction::Long => z >= -z_exit,
-            Direction::Short => z <= z_exit,
-        }
+        let bit = match direction {
+            Direction::Long => LONG_EXIT,
+            Direction::Short => SHORT_EXIT,
+        };
+        self.flags[k] & bit != 0
     }
 }
 
@@ -375,27 +382,34 @@ mod tests {
     #[test]
     fn trend_filter_uses_only_complete_d1_bars() {
         let day = NANOS_PER_DAY;
-        // D1 closes rise, so the last complete bar closes above its EMA(1)? EMA(1) = close.
         let d1_times = [0, day, 2 * day];
+        // D1 mid closes 1.00005, 1.10005, 1.20005.
         let d1 = flat_side(&[1.0, 1.1, 1.2], 0.0);
-        let ask = flat_side(&[1.0, 1.1, 1.2], 0.0001);
+        let d1_ask = flat_side(&[1.0, 1.1, 1.2], 0.0001);
         let times = [day - 300_000_000_000, day, 2 * day - 300_000_000_000];
         let bid = flat_side(&[1.1, 1.1, 1.1], 0.0);
-        let ask_primary = flat_side(&[1.1, 1.1, 1.1], 0.0001);
+        let ask = flat_side(&[1.1, 1.1, 1.1], 0.0001);
         let market = MarketInput {
             timestamps: &times,
             bar_duration_ns: 300_000_000_000,
             bid: bid.view(0..3),
-            ask: ask_primary.view(0..3),
-            htf: Some((&d1_times, d1.view(0..3), ask.view(0..3))),
+            ask: ask.view(0..3),
+            htf: Some((&d1_times, d1.view(0..3), d1_ask.view(0..3))),
             pip_size: 0.0001,
         };
-        let trend = trend_per_bar(&market, &d1_times, &OhlcView::mid(d1.view(0..3), ask.view(0..3)).close, 2);
-        // Bar 0 closes exactly at the end of D1 bar 0: bar 0 is complete but EMA(2) is not defined.
-        assert_eq!(trend[0], TREND_UNDEFINED);
-        // Bar 1 (decision at day + 5 min): D1 bar 0 complete only. EMA(2) still undefined.
-        assert_eq!(trend[1], TREND_UNDEFINED);
-        // Bar 2 closes at 2 days: D1 bar 1 is complete; EMA(2) at 1 = mean(1.0, 1.1) < 1.1.
-        assert_eq!(trend[2], 1);
+        let mut trend = D1Trend::new(&market, 2).expect("d1");
+        // Bar 0 closes exactly when D1 bar 0 completes, but EMA(2) needs two D1 bars.
+        assert_eq!(trend.at(day), None);
+        // Bar 1 decides at day + 5 min: still only D1 bar 0 complete.
+        assert_eq!(trend.at(day + 300_000_000_000), None);
+        // Bar 2 decides at 2 days: D1 bar 1 complete; EMA(2) = mean(1.00005, 1.10005) < 1.10005.
+        assert_eq!(trend.at(2 * day), Some(1));
+        assert!(matches!(
+            MeanReversionZScore::new(
+                params(json!({"htf_filter": "trend"})),
+                &MarketInput { htf: None, ..market }
+            ),
+            Err(StrategyError::MissingHtf)
+        ));
     }
 }

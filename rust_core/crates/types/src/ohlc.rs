@@ -69,17 +69,4 @@ impl OhlcView<'_> {
     pub fn is_empty(&self) -> bool {
         self.close.is_empty()
     }
-
-    /// Returns the mid (`(bid + ask) / 2`) high, low and close columns; the open is unused
-    /// by every indicator and left empty.
-    #[must_use]
-    pub fn mid(bid: OhlcView<'_>, ask: OhlcView<'_>) -> Ohlc {
-        let avg = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x + y) / 2.0).collect();
-        Ohlc {
-            open: Vec::new(),
-            high: avg(bid.high, ask.high),
-            low: avg(bid.low, ask.low),
-            close: avg(bid.close, ask.close),
-        }
-    }
 }
