@@ -1,11 +1,11 @@
 """End-to-end benchmark of one ``run_backtest`` call from Python.
 
-Measures the median wall time of a metrics-only backtest on the bundled fixtures (the
-first 10k M5 bars, and the whole set), with the Parquet cache warm (the normal case in
-a sweep worker) and cold (a fresh process), and the peak RSS of a process that runs it.
-Prints a table and writes JSON. Run from the repository root:
+Measures the median wall time of a metrics-only backtest on 10k, 18.7k (the bundled
+fixtures), 100k and 1M EURUSD M5 bars, with the Parquet cache warm (the normal case in a
+sweep worker) and cold (a fresh process that decodes the files), and the peak RSS of a
+fresh process that runs it. Prints a table and writes JSON. From the repository root:
 
-    python benchmarks/bench_engine.py [--repeat 50] [--json out/bench_engine.json]
+    python benchmarks/bench_engine.py [--repeat 30] [--json out/bench_engine.json]
 """
 
 from __future__ import annotations
@@ -19,22 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import bt
+from datasets import ALL
+
 import omega_bt
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "configs" / "backtest" / "eurusd_m5_mrz.json"
-# Bar number 10,000 (0-based) of the fixture opens on 2024-02-16 17:20 UTC: end there for 10k.
-TEN_K_END = "2024-02-16T17:20:00Z"
-
-
-def metrics_only(end: str | None) -> str:
-    """Returns the fixture config as JSON, metrics only, clipped to ``end``."""
-    config = bt.load_config(CONFIG)
-    config["data"]["start"] = None
-    config["data"]["end"] = end
-    config["output"] = {"trades": False, "equity": False}
-    return json.dumps(config)
 
 
 def warm_median_ms(config_json: str, repeat: int) -> tuple[float, int]:
@@ -81,14 +70,16 @@ def cold_run(config_json: str, repeat: int) -> tuple[float, float]:
 def main() -> int:
     """Runs the benchmark and prints the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=50, help="warm calls per case")
+    parser.add_argument("--repeat", type=int, default=30, help="warm calls per case")
     parser.add_argument("--cold-repeat", type=int, default=5, help="fresh processes per case")
     parser.add_argument("--json", type=Path, default=ROOT / "out" / "bench_engine.json")
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
-    for label, end in (("10k M5 bars", TEN_K_END), ("whole fixture", None)):
-        config_json = metrics_only(end)
-        warm_ms, bars = warm_median_ms(config_json, args.repeat)
+    for dataset in ALL:
+        config_json = dataset.config_json()
+        label = f"{dataset.name} M5 bars"
+        repeat = args.repeat if dataset.name != "1m" else max(5, args.repeat // 5)
+        warm_ms, bars = warm_median_ms(config_json, repeat)
         cold_ms, rss_mb = cold_run(config_json, args.cold_repeat)
         rows.append(
             {
