@@ -635,8 +635,10 @@ def compute_metrics(
         max_dd_pct = max(max_dd_pct, (peak - equity) / peak * 100)
 
     profit_net = seq_sum(results)
-    positive = seq_sum(r for r in results if r > 0)
-    negative = seq_sum(r for r in results if r < 0)
+    # Wins and losses by the cent-rounded result (§10), so a break-even residue such as
+    # -1e-13 counts on neither side of the profit factor (docs/engine-choices.md).
+    positive = seq_sum(r for r in results if round_out(r, 2) > 0)
+    negative = seq_sum(r for r in results if round_out(r, 2) < 0)
     metrics = {
         "trades": count,
         "wins": wins,

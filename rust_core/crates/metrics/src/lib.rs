@@ -120,8 +120,10 @@ impl Metrics {
         // ENGINE §10: a win is a result that rounds to more than zero cents.
         let wins = trades.iter().filter(|t| round_to_decimals(t.result, 2) > 0.0).count();
         let profit_net = sum(|t| t.result);
-        let gains: f64 = trades.iter().map(|t| t.result).filter(|r| *r > 0.0).sum();
-        let pains: f64 = trades.iter().map(|t| t.result).filter(|r| *r < 0.0).sum();
+        // Gains and losses by the cent-rounded result, like wins: a break-even residue of
+        // -1e-13 must not turn a loss-free run's profit factor into 1e15.
+        let gains: f64 = trades.iter().map(|t| t.result).filter(|r| round_to_decimals(*r, 2) > 0.0).sum();
+        let pains: f64 = trades.iter().map(|t| t.result).filter(|r| round_to_decimals(*r, 2) < 0.0).sum();
         let per_trade = |total: f64| if n == 0 { 0.0 } else { total / n as f64 };
         Self {
             trades: n,
@@ -215,7 +217,8 @@ mod tests {
 
     #[test]
     fn hand_checked_trade_metrics() {
-        // Results +100, -50, +7 - 7 fees exactly zero (a loss by §10), -0.004 (rounds to 0: loss).
+        // Results +100, -50, +7 - 7 fees exactly zero (a loss by §10), -0.004 (rounds to 0: a
+        // loss, but on neither side of the profit factor).
         let trades = [
             trade(100.0, 7.0, 2.0, 1.0),
             trade(-50.0, 7.0, -1.0, 1.0),
@@ -233,12 +236,20 @@ mod tests {
         assert!((m.fees_total - 21.0).abs() < 1e-12);
         assert!((m.max_drawdown - 50.004).abs() < 1e-9);
         assert!((m.max_drawdown_pct - 50.004 / 10_100.0 * 100.0).abs() < 1e-9);
-        assert!((m.profit_factor.unwrap_or_default() - 100.0 / 50.004).abs() < 1e-12);
+        assert!((m.profit_factor.unwrap_or_default() - 2.0).abs() < 1e-12);
         assert_eq!(m.avg_r_multiple, 0.25);
         assert_eq!(m.total_lots, 3.0);
         // score = 49.996 / max(50.004, 100) = 0.49996 -> 0.5 at 4 decimals.
         assert_eq!(m.to_json()["score"], 0.5);
         assert_eq!(m.to_json()["max_drawdown_initial_pct"], 0.5);
+    }
+
+    #[test]
+    fn a_break_even_residue_leaves_the_profit_factor_undefined() {
+        let trades = [trade(100.0, 7.0, 2.0, 1.0), trade(-1e-13, 7.0, 0.0, 1.0)];
+        let eq = EquityStats::new(10_000.0);
+        let m = Metrics::compute(&trades, &eq, 10_000.0);
+        assert_eq!((m.wins, m.losses, m.profit_factor), (1, 1, None));
     }
 
     #[test]
