@@ -1,0 +1,126 @@
+"""``sweep STUDY.yaml``: runs (or resumes) a study and prints the ranked top N."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from optimizer.commands._base import Command, add_storage_argument
+from optimizer.commands.show import print_leaderboard
+from optimizer.driver import run_sweep
+from optimizer.errors import BadInputError, Interrupted
+from optimizer.progress import make_progress
+from optimizer.storage import StudyStore, resolve_storage
+from optimizer.study_file import load_study_file
+
+__all__ = ["SweepCommand"]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+class _StopFlag:
+    """The first Ctrl-C asks the driver to stop at a safe point; the second one aborts."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+
+    def __call__(self) -> bool:
+        return self.stopping
+
+    def handle(self, _signum: int, _frame: FrameType | None) -> None:
+        if self.stopping:
+            raise KeyboardInterrupt
+        self.stopping = True
+        print("\nstopping: finishing nothing more, marking the batch WAITING ...", file=sys.stderr)
+
+
+class SweepCommand(Command):
+    """Runs or resumes a study."""
+
+    name = "sweep"
+    help = "run (or resume) a study and print its ranked top trials"
+    description = (
+        "Runs the study file's trials in parallel worker processes, stores every trial, "
+        "and prints the leaderboard. Ctrl-C stops within seconds; --resume continues."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Adds STUDY.yaml, --trials, --workers, --storage, --resume and --top."""
+        parser.add_argument("study_file", metavar="STUDY.yaml", help="the study file")
+        parser.add_argument(
+            "--trials", type=_positive_int, metavar="N", help="trial budget (default: n_trials)"
+        )
+        parser.add_argument(
+            "--workers", type=_positive_int, metavar="N", help="worker processes (default: workers)"
+        )
+        add_storage_argument(parser)
+        parser.add_argument(
+            "--resume", action="store_true", help="continue a study that exists in the storage"
+        )
+        parser.add_argument(
+            "--top", type=int, default=10, metavar="N", help="rows of the final table (default 10)"
+        )
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Validates the study file, runs the sweep and prints the top N."""
+        if args.top < 0:
+            raise BadInputError(f"--top {args.top}: expected an integer >= 0")
+        spec = load_study_file(args.study_file)
+        text = Path(args.study_file).read_text(encoding="utf-8")
+        url = resolve_storage(args.storage, spec.storage)
+        flag = _StopFlag()
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGINT, flag.handle)
+        try:
+            report = run_sweep(
+                spec,
+                storage_url=url,
+                study_text=text,
+                n_trials=args.trials,
+                workers=args.workers,
+                resume=args.resume,
+                progress=make_progress(),
+                stop=flag,
+            )
+        except Interrupted:
+            print(
+                f"interrupted: the unfinished batch is WAITING; resume with: "
+                f"python -m optimizer sweep {args.study_file} --resume",
+                file=sys.stderr,
+            )
+            return 130
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        store = StudyStore(url, must_exist=True)
+        try:
+            study = store.require_study(spec.name)
+            print_leaderboard(store, study, top=args.top, fmt="table")
+        finally:
+            store.close()
+        print(
+            f"{report.ran} trials run ({report.failed} failed) in {report.wall_s:.1f} s with "
+            f"{report.workers} workers: {report.trials_per_s:.2f} trials/s; time inside "
+            f"run_backtest {report.engine_s:.1f} s = {report.engine_share:.0%} of worker time"
+        )
+        if report.wall_s > 0:
+            shares = (report.ask_s, report.evaluate_s, report.store_s)
+            ask, evaluate, store_ = (f"{x / report.wall_s:.0%}" for x in shares)
+            print(
+                f"wall time: asking {ask} (sampler, RUNNING rows), evaluating {evaluate} "
+                f"(workers, Optuna mirror), storing {store_} (results)"
+            )
+        return 0

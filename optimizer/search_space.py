@@ -1,0 +1,220 @@
+"""Search-space entries: validation, Optuna distributions, grids and config paths."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+
+from optimizer.errors import StudyFileError
+
+__all__ = ["ParamSpec", "apply_params", "get_path", "grid_size", "set_path"]
+
+_SPEC_KEYS = {
+    "int": ("type", "low", "high", "step", "log"),
+    "float": ("type", "low", "high", "step", "log"),
+    "categorical": ("type", "choices"),
+}
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One search-space entry: a dotted config path and its range or choices."""
+
+    path: str
+    type: Literal["int", "float", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+    choices: tuple[Any, ...] | None = None
+
+    @classmethod
+    def from_mapping(cls, fname: str, path: str, spec: object, current: object) -> ParamSpec:
+        """Validates one ``search_space`` entry; ``current`` is the base config's value."""
+        key = f"search_space.{path}"
+        if not isinstance(spec, dict):
+            raise StudyFileError(fname, key, "a mapping such as {type: int, low: 1, high: 9}", spec)
+        kind = spec.get("type")
+        if kind not in _SPEC_KEYS:
+            raise StudyFileError(fname, f"{key}.type", "int, float or categorical", kind)
+        for extra in spec:
+            if extra not in _SPEC_KEYS[kind]:
+                raise StudyFileError(
+                    fname, f"{key}.{extra}", f"one of {', '.join(_SPEC_KEYS[kind])} (unknown key)"
+                )
+        if kind == "categorical":
+            return cls._categorical(fname, key, path, spec.get("choices"))
+        if current is not None and not _is_number(current):
+            raise StudyFileError(
+                fname, key, f"a numeric field in the base config for type {kind}", current
+            )
+        return cls._numeric(fname, key, path, kind, spec)
+
+    @classmethod
+    def _categorical(cls, fname: str, key: str, path: str, choices: object) -> ParamSpec:
+        if not isinstance(choices, list) or not choices:
+            raise StudyFileError(fname, f"{key}.choices", "a non-empty list", choices)
+        seen: list[Any] = []
+        for choice in choices:
+            if choice is not None and not isinstance(choice, bool | int | float | str):
+                raise StudyFileError(
+                    fname, f"{key}.choices", "scalars (null, bool, number, string)", choice
+                )
+            if any(type(choice) is type(s) and choice == s for s in seen):
+                raise StudyFileError(fname, f"{key}.choices", "distinct values", choice)
+            seen.append(choice)
+        return cls(path=path, type="categorical", choices=tuple(choices))
+
+    @classmethod
+    def _numeric(
+        cls, fname: str, key: str, path: str, kind: str, spec: Mapping[str, Any]
+    ) -> ParamSpec:
+        check = _is_int if kind == "int" else _is_number
+        what = "an integer" if kind == "int" else "a number"
+        for bound in ("low", "high"):
+            if bound not in spec:
+                raise StudyFileError(fname, f"{key}.{bound}", f"{what} (required)")
+            if not check(spec[bound]):
+                raise StudyFileError(fname, f"{key}.{bound}", what, spec[bound])
+        low, high = spec["low"], spec["high"]
+        if low >= high:
+            raise StudyFileError(
+                fname, key, f"low < high (an empty or inverted range: low {low}, high {high})"
+            )
+        log = spec.get("log", False)
+        if not isinstance(log, bool):
+            raise StudyFileError(fname, f"{key}.log", "true or false", log)
+        step = spec.get("step")
+        if step is not None:
+            if not check(step) or step <= 0:
+                raise StudyFileError(fname, f"{key}.step", f"{what} > 0", step)
+            if log and (kind == "float" or step != 1):
+                raise StudyFileError(fname, f"{key}.step", "no step with log: true", step)
+            # Decimal arithmetic so that 1.5..3.5 step 0.1 counts as a whole number of steps.
+            span = Decimal(str(high)) - Decimal(str(low))
+            if span % Decimal(str(step)) != 0:
+                raise StudyFileError(
+                    fname, f"{key}.step", f"a step that divides high - low = {span}", step
+                )
+        if log and low <= 0:
+            raise StudyFileError(fname, f"{key}.low", "a number > 0 with log: true", low)
+        if kind == "int":
+            step = 1 if step is None else step
+            return cls(path=path, type="int", low=low, high=high, step=step, log=log)
+        return cls(
+            path=path,
+            type="float",
+            low=float(low),
+            high=float(high),
+            step=None if step is None else float(step),
+            log=log,
+        )
+
+    def distribution(self) -> BaseDistribution:
+        """Returns the Optuna distribution of this entry."""
+        if self.type == "categorical":
+            return CategoricalDistribution(list(self.choices or ()))
+        assert self.low is not None and self.high is not None
+        if self.type == "int":
+            return IntDistribution(
+                int(self.low), int(self.high), log=self.log, step=int(self.step or 1)
+            )
+        return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
+
+    def grid_values(self) -> list[Any] | None:
+        """Returns every value of this entry, or None when it is a continuous range."""
+        if self.type == "categorical":
+            return list(self.choices or ())
+        if self.step is None or (self.log and self.type == "float"):
+            return None
+        if self.type == "int":
+            return list(range(int(self.low), int(self.high) + 1, int(self.step)))  # type: ignore[arg-type]
+        low, step = Decimal(str(self.low)), Decimal(str(self.step))
+        count = int((Decimal(str(self.high)) - low) / step) + 1
+        return [float(low + i * step) for i in range(count)]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ParamSpec:
+        """Returns the entry that :meth:`to_dict` wrote."""
+        if data["type"] == "categorical":
+            return cls(path=data["path"], type="categorical", choices=tuple(data["choices"]))
+        return cls(
+            path=data["path"],
+            type=data["type"],
+            low=data["low"],
+            high=data["high"],
+            step=data["step"],
+            log=data["log"],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the entry as plain data (for fingerprints and the stored study)."""
+        if self.type == "categorical":
+            return {"path": self.path, "type": "categorical", "choices": list(self.choices or ())}
+        return {
+            "path": self.path,
+            "type": self.type,
+            "low": self.low,
+            "high": self.high,
+            "step": self.step,
+            "log": self.log,
+        }
+
+
+def grid_size(fname: str, space: Iterable[ParamSpec]) -> int:
+    """Returns the number of points of the full grid; every entry must be discrete."""
+    size = 1
+    for spec in space:
+        values = spec.grid_values()
+        if values is None:
+            raise StudyFileError(
+                fname, f"search_space.{spec.path}", "a step (sampler grid needs discrete values)"
+            )
+        size *= len(values)
+    return size
+
+
+def get_path(config: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
+    """Returns ``(found, value)`` for a dotted path such as ``strategy.params.z_window``."""
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def set_path(config: dict[str, Any], dotted: str, value: Any) -> None:
+    """Sets the value at a dotted path that exists in ``config``."""
+    *head, leaf = dotted.split(".")
+    node: Any = config
+    for part in head:
+        node = node[part]
+    node[leaf] = value
+
+
+def apply_params(base: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """Returns a deep copy of ``base`` with every ``path -> value`` of ``params`` set."""
+    config = copy.deepcopy(dict(base))
+    for path, value in params.items():
+        set_path(config, path, value)
+    return config

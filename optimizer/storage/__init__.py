@@ -1,0 +1,18 @@
+"""Storage (OPTIMIZER §5): Optuna's tables plus the project's results tables in one database."""
+
+from optimizer.storage._engine import DEFAULT_STORAGE, resolve_storage
+from optimizer.storage._models import Base, StudyRow, TrialRow
+from optimizer.storage._records import NewTrial, StudyRecord, TrialRecord
+from optimizer.storage._store import StudyStore
+
+__all__ = [
+    "DEFAULT_STORAGE",
+    "Base",
+    "NewTrial",
+    "StudyRecord",
+    "StudyRow",
+    "StudyStore",
+    "TrialRecord",
+    "TrialRow",
+    "resolve_storage",
+]

@@ -1,0 +1,95 @@
+"""Storage URLs and SQLAlchemy engines: the default file, SQLite pragmas, fork safety."""
+
+from __future__ import annotations
+
+import os
+import weakref
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+
+__all__ = [
+    "DEFAULT_STORAGE",
+    "SQLITE_BUSY_TIMEOUT_S",
+    "engine_kwargs",
+    "make_engine",
+    "resolve_storage",
+]
+
+#: The storage of every command when neither ``--storage`` nor a study's ``storage`` is
+#: given: a SQLite file relative to the working directory.
+DEFAULT_STORAGE = "sqlite:///studies/omega.db"
+
+#: How long a SQLite connection waits for a lock before it gives up.
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _dispose_after_fork() -> None:
+    # A pooled connection must never be used by two processes: a forked child starts
+    # with empty pools (close=False leaves the parent's connections alone).
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_dispose_after_fork)
+
+
+def resolve_storage(cli: str | None, study: str | None = None) -> str:
+    """Returns the storage URL: ``--storage``, else the study's ``storage``, else the default."""
+    return cli or study or DEFAULT_STORAGE
+
+
+def engine_kwargs(url: str) -> dict[str, Any]:
+    """Returns the engine arguments for ``url`` (a busy timeout for SQLite)."""
+    if make_url(url).get_backend_name() == "sqlite":
+        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
+    return {"pool_pre_ping": True}
+
+
+def prepare_sqlite_file(url: str) -> None:
+    """Creates the folder of a SQLite file and switches the file to WAL journaling."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
+    engine = sqlalchemy.create_engine(url, **engine_kwargs(url))
+    try:
+        with engine.connect() as conn:
+            # WAL is a property of the file: every later connection (ours and Optuna's)
+            # uses it, so a reader never blocks the driver's writes.
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+    finally:
+        engine.dispose()
+
+
+def make_engine(url: str) -> Engine:
+    """Returns an engine for ``url``, prepared by :func:`register_engine`."""
+    engine = sqlalchemy.create_engine(url, **engine_kwargs(url))
+    register_engine(engine)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+    # With WAL, NORMAL never corrupts the file and loses nothing when a process is
+    # killed (only an OS crash may drop the last commits); FULL would fsync every commit,
+    # and Optuna commits once per trial.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def register_engine(engine: Engine) -> None:
+    """Prepares an engine (also Optuna's): SQLite pragmas on every new connection, and a
+    forked child process drops its pooled connections."""
+    if engine.dialect.name == "sqlite" and not event.contains(
+        engine, "connect", _sqlite_on_connect
+    ):
+        event.listen(engine, "connect", _sqlite_on_connect)
+        engine.dispose()  # connections opened before the listener reconnect with it
+    _ENGINES.add(engine)

@@ -1,0 +1,423 @@
+"""Study files (OPTIMIZER §2): read with a safe loader, validated completely before a trial.
+
+:func:`load_study_file` returns a :class:`StudySpec` or raises
+:class:`~optimizer.errors.StudyFileError` whose one-line message names the file, the
+key and what was expected. Nothing in the file is ever evaluated as code.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from optimizer.errors import StudyFileError
+from optimizer.metrics import METRIC_KEYS
+from optimizer.search_space import ParamSpec, get_path, grid_size
+from optimizer.seeds import MAX_SEED
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_TRIAL_TIMEOUT_S",
+    "SAMPLER_OPTIONS",
+    "SamplerSpec",
+    "StudySpec",
+    "load_study_file",
+    "read_study_header",
+]
+
+#: Trials asked per round when ``batch_size`` is absent (never derived from ``workers``,
+#: so that the worker count cannot change a dev study's results).
+DEFAULT_BATCH_SIZE = 8
+
+#: Seconds after which a running trial is killed when ``trial_timeout_s`` is absent.
+DEFAULT_TRIAL_TIMEOUT_S = 600.0
+
+_TOP_KEYS = (
+    "name",
+    "storage",
+    "run_mode",
+    "seed",
+    "base_config",
+    "sampler",
+    "n_trials",
+    "workers",
+    "batch_size",
+    "objective",
+    "direction",
+    "constraints",
+    "search_space",
+    "backend",
+    "scheduler",
+    "trial_timeout_s",
+)
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+# Each sampler's accepted options: name -> (kind, expectation). Kinds: "int>=N",
+# "prob" (a float in [0, 1]), "prob|null", "pos" (a float > 0), "bool".
+SAMPLER_OPTIONS: dict[str, dict[str, str]] = {
+    "tpe": {
+        "n_startup_trials": "int>=0",
+        "n_ei_candidates": "int>=1",
+        "multivariate": "bool",
+        "consider_endpoints": "bool",
+        "prior_weight": "pos",
+        "constant_liar": "bool",
+    },
+    "random": {},
+    "grid": {},
+    "cmaes": {"n_startup_trials": "int>=0", "sigma0": "pos", "popsize": "int>=2"},
+    "nsga2": {
+        "population_size": "int>=2",
+        "mutation_prob": "prob|null",
+        "crossover_prob": "prob",
+        "swapping_prob": "prob",
+    },
+}
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    """A sampler's name (``tpe``, ``random``, ``grid``, ``cmaes``, ``nsga2``) and options."""
+
+    name: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the sampler as the mapping of the study file (``{name: ..., **options}``)."""
+        return {"name": self.name, **dict(sorted(self.options.items()))}
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """A validated study file."""
+
+    name: str
+    file: Path
+    storage: str | None
+    run_mode: Literal["dev", "prod"]
+    seed: int | None
+    base_config_path: Path
+    base_config: dict[str, Any]
+    sampler: SamplerSpec
+    n_trials: int
+    workers: int
+    batch_size: int
+    objective: str
+    direction: Literal["maximize", "minimize"]
+    constraints: Mapping[str, float]
+    search_space: tuple[ParamSpec, ...]
+    backend: Literal["loky", "dask"]
+    scheduler: str | None
+    trial_timeout_s: float | None
+    raw_base_config: dict[str, Any]
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Returns every setting that decides a dev study's trials, as plain JSON data.
+
+        ``n_trials``, ``workers``, ``storage``, ``backend`` and ``trial_timeout_s`` are not
+        part of it: a study may be resumed with other values for them.
+        """
+        return {
+            "run_mode": self.run_mode,
+            "seed": self.seed,
+            "base_config": self.raw_base_config,
+            "sampler": self.sampler.to_dict(),
+            "batch_size": self.batch_size,
+            "objective": self.objective,
+            "direction": self.direction,
+            "constraints": dict(sorted(self.constraints.items())),
+            "search_space": [p.to_dict() for p in self.search_space],
+        }
+
+
+def read_study_header(path: str | os.PathLike[str]) -> tuple[str, str | None]:
+    """Returns a study file's ``name`` and ``storage`` without validating the rest."""
+    data = _read_yaml(Path(path))
+    name = data.get("name")
+    if not isinstance(name, str) or not name:
+        raise StudyFileError(str(path), "name", "a non-empty string", name)
+    storage = data.get("storage")
+    if storage is not None and not isinstance(storage, str):
+        raise StudyFileError(str(path), "storage", "a SQLAlchemy URL string", storage)
+    return name, storage
+
+
+def load_study_file(path: str | os.PathLike[str]) -> StudySpec:
+    """Reads and validates a study file, including the base config and its data files."""
+    file = Path(path)
+    fname = str(path)
+    data = _read_yaml(file)
+    unknown = sorted(set(data) - set(_TOP_KEYS), key=str)
+    if unknown:
+        raise StudyFileError(
+            fname, str(unknown[0]), "one of the keys " + ", ".join(_TOP_KEYS) + " (unknown key)"
+        )
+
+    def need(key: str) -> Any:
+        if key not in data or data[key] is None:
+            raise StudyFileError(fname, key, "a value (the key is required)")
+        return data[key]
+
+    name = need("name")
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise StudyFileError(
+            fname, "name", "a name of letters, digits, '.', '_' or '-' (at most 128)", name
+        )
+    storage = data.get("storage")
+    if storage is not None and (not isinstance(storage, str) or "://" not in storage):
+        raise StudyFileError(fname, "storage", "a SQLAlchemy URL such as sqlite:///x.db", storage)
+
+    run_mode = data.get("run_mode", "dev")
+    if run_mode not in ("dev", "prod"):
+        raise StudyFileError(fname, "run_mode", "dev or prod", run_mode)
+    seed = data.get("seed")
+    if seed is None and run_mode == "dev":
+        raise StudyFileError(fname, "seed", "an integer in [0, 2**63) (required in dev mode)")
+    if seed is not None and (not _is_int(seed) or not 0 <= seed < MAX_SEED):
+        raise StudyFileError(fname, "seed", "an integer in [0, 2**63)", seed)
+
+    base_ref = need("base_config")
+    if not isinstance(base_ref, str):
+        raise StudyFileError(fname, "base_config", "a path relative to the study file", base_ref)
+    base_path = (file.resolve().parent / base_ref).resolve()
+    raw_base, base = _load_base_config(fname, base_path)
+
+    n_trials = _int_at_least(fname, "n_trials", need("n_trials"), 1)
+    workers = _int_at_least(fname, "workers", data.get("workers", 1), 1)
+    batch_size = _int_at_least(fname, "batch_size", data.get("batch_size", DEFAULT_BATCH_SIZE), 1)
+
+    objective = data.get("objective", "score")
+    if objective not in METRIC_KEYS:
+        raise StudyFileError(
+            fname, "objective", "a metric key: " + ", ".join(METRIC_KEYS), objective
+        )
+    direction = data.get("direction", "maximize")
+    if direction not in ("maximize", "minimize"):
+        raise StudyFileError(fname, "direction", "maximize or minimize", direction)
+
+    constraints = _constraints(fname, data.get("constraints") or {})
+    search_space = _search_space(fname, data.get("search_space"), base)
+    sampler = _sampler(fname, data.get("sampler", {"name": "tpe"}), search_space, n_trials)
+
+    backend = data.get("backend", "loky")
+    if backend not in ("loky", "dask"):
+        raise StudyFileError(fname, "backend", "loky or dask", backend)
+    scheduler = data.get("scheduler")
+    if backend == "dask":
+        if not isinstance(scheduler, str) or not scheduler:
+            raise StudyFileError(fname, "scheduler", "a Dask scheduler address (backend dask)")
+        if importlib.util.find_spec("distributed") is None:
+            raise StudyFileError(fname, "backend", "loky (dask needs the 'distributed' package)")
+    elif scheduler is not None:
+        raise StudyFileError(fname, "scheduler", "no scheduler unless backend is dask", scheduler)
+
+    timeout = data.get("trial_timeout_s", DEFAULT_TRIAL_TIMEOUT_S)
+    if timeout is not None and (not _is_number(timeout) or not 0 < timeout < 86400):
+        raise StudyFileError(
+            fname, "trial_timeout_s", "a number of seconds in (0, 86400) or null", timeout
+        )
+
+    _check_data_files(fname, base, search_space)
+
+    return StudySpec(
+        name=name,
+        file=file,
+        storage=storage,
+        run_mode=run_mode,
+        seed=seed,
+        base_config_path=base_path,
+        base_config=base,
+        sampler=sampler,
+        n_trials=n_trials,
+        workers=workers,
+        batch_size=batch_size,
+        objective=objective,
+        direction=direction,
+        constraints=constraints,
+        search_space=search_space,
+        backend=backend,
+        scheduler=scheduler,
+        trial_timeout_s=None if timeout is None else float(timeout),
+        raw_base_config=raw_base,
+    )
+
+
+def _read_yaml(file: Path) -> dict[str, Any]:
+    fname = str(file)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StudyFileError(fname, "", "an existing study file (no such file)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StudyFileError(fname, "", f"a readable UTF-8 file ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise StudyFileError(fname, "", f"valid YAML ({problem}{where})") from None
+    if not isinstance(data, dict):
+        raise StudyFileError(fname, "", "a YAML mapping at the top level", type(data).__name__)
+    return data
+
+
+def _load_base_config(fname: str, path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Returns the base config as written and with its paths resolved (via ``bt``)."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StudyFileError(
+            fname, "base_config", "an existing JSON config file", str(path)
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StudyFileError(
+            fname, "base_config", f"a readable JSON config file ({exc})", str(path)
+        ) from None
+    if not isinstance(raw, dict):
+        raise StudyFileError(fname, "base_config", "a JSON object", str(path))
+    from bt.config import resolve_paths  # the engine's own path rules (ENGINE §0)
+
+    return raw, resolve_paths(raw, path.parent)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(float(value))  # type: ignore[arg-type]
+
+
+def _int_at_least(fname: str, key: str, value: object, low: int) -> int:
+    if not _is_int(value) or value < low:  # type: ignore[operator]
+        raise StudyFileError(fname, key, f"an integer >= {low}", value)
+    return int(value)  # type: ignore[call-overload]
+
+
+def _constraints(fname: str, data: object) -> dict[str, float]:
+    if not isinstance(data, dict):
+        raise StudyFileError(fname, "constraints", "a mapping such as {min_trades: 20}", data)
+    out: dict[str, float] = {}
+    for key, value in data.items():
+        metric = str(key)[4:] if str(key)[:4] in ("min_", "max_") else None
+        if metric not in METRIC_KEYS:
+            raise StudyFileError(
+                fname, f"constraints.{key}", "min_<metric> or max_<metric> with a metric key"
+            )
+        if not _is_number(value):
+            raise StudyFileError(fname, f"constraints.{key}", "a number", value)
+        out[str(key)] = float(value)
+    return out
+
+
+def _search_space(fname: str, data: object, base: dict[str, Any]) -> tuple[ParamSpec, ...]:
+    if not isinstance(data, dict) or not data:
+        raise StudyFileError(fname, "search_space", "a non-empty mapping of config paths", data)
+    specs = []
+    for path, spec in data.items():
+        key = f"search_space.{path}"
+        if not isinstance(path, str) or not path:
+            raise StudyFileError(fname, "search_space", "dotted config paths as keys", path)
+        found, current = get_path(base, path)
+        if not found:
+            raise StudyFileError(fname, key, "a path that exists in the base config")
+        if isinstance(current, dict | list):
+            raise StudyFileError(fname, key, "a path to a single value in the base config")
+        specs.append(ParamSpec.from_mapping(fname, path, spec, current))
+    return tuple(specs)
+
+
+def _sampler(fname: str, data: object, space: Iterable[ParamSpec], n_trials: int) -> SamplerSpec:
+    if isinstance(data, str):
+        data = {"name": data}
+    if not isinstance(data, dict):
+        raise StudyFileError(fname, "sampler", "a mapping such as {name: tpe}", data)
+    name = data.get("name")
+    if name not in SAMPLER_OPTIONS:
+        raise StudyFileError(fname, "sampler.name", "one of " + ", ".join(SAMPLER_OPTIONS), name)
+    allowed = SAMPLER_OPTIONS[name]
+    options: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "name":
+            continue
+        kind = allowed.get(key)
+        where = f"sampler.{key}"
+        if kind is None:
+            expected = ", ".join(allowed) if allowed else "no options"
+            raise StudyFileError(fname, where, f"an option of sampler {name}: {expected}")
+        ok = {
+            "bool": isinstance(value, bool),
+            "pos": _is_number(value) and value > 0,
+            "prob": _is_number(value) and 0 <= value <= 1,
+            "prob|null": value is None or (_is_number(value) and 0 <= value <= 1),
+        }.get(kind)
+        if kind.startswith("int>="):
+            ok = _is_int(value) and value >= int(kind[5:])
+        if not ok:
+            what = {
+                "bool": "true or false",
+                "pos": "a number > 0",
+                "prob": "a number in [0, 1]",
+                "prob|null": "a number in [0, 1] or null",
+            }.get(kind, f"an integer >= {kind[5:]}")
+            raise StudyFileError(fname, where, what, value)
+        options[key] = value
+    if name == "grid":
+        size = grid_size(fname, space)
+        if n_trials > size:
+            raise StudyFileError(
+                fname,
+                "n_trials",
+                f"at most {size} (the size of the grid) for sampler grid",
+                n_trials,
+            )
+    if name == "cmaes" and importlib.util.find_spec("cmaes") is None:
+        raise StudyFileError(
+            fname,
+            "sampler.name",
+            "tpe, random, grid or nsga2 (cmaes needs the 'cmaes' package)",
+            name,
+        )
+    return SamplerSpec(name=name, options=copy.deepcopy(options))
+
+
+def _possible_values(base: dict[str, Any], space: Iterable[ParamSpec], path: str) -> list[Any]:
+    for spec in space:
+        if spec.path == path and spec.type == "categorical":
+            return list(spec.choices or ())
+    return [get_path(base, path)[1]]
+
+
+def _check_data_files(fname: str, base: dict[str, Any], space: tuple[ParamSpec, ...]) -> None:
+    """Checks that every file a trial may read exists: bid/ask Parquet, D1 for trend, costs."""
+    data = base.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("dir"), str):
+        raise StudyFileError(fname, "base_config", "a config with data.dir (ENGINE §0)")
+    symbols = _possible_values(base, space, "symbol")
+    tfs = set(_possible_values(base, space, "data.primary_tf"))
+    if "trend" in _possible_values(base, space, "strategy.params.htf_filter"):
+        tfs.add("D1")
+    for symbol in symbols:
+        for tf in sorted(tfs, key=str):
+            for side in ("BID", "ASK"):
+                file = Path(data["dir"]) / f"{symbol}_{tf}_{side}.parquet"
+                if not file.is_file():
+                    raise StudyFileError(
+                        fname, "base_config: data.dir", "an existing data file", str(file)
+                    )
+    for dotted in ("costs.symbol_specs", "costs.execution_costs", "news.file"):
+        found, value = get_path(base, dotted)
+        if found and isinstance(value, str) and not Path(value).is_file():
+            raise StudyFileError(fname, f"base_config: {dotted}", "an existing file", value)

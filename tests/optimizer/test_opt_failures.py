@@ -1,0 +1,108 @@
+"""OPTIMIZER §5 failures, with real crashes: the failed trial is recorded, the sweep goes on.
+
+Faults are injected through the documented test-only hook ``OMEGA_OPTIMIZER_FAULTS``;
+the driver, the worker processes, loky and SQLite are all real.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from opt_support import (
+    StudyWriter,
+    marked_processes,
+    marker_env,
+    result_table,
+    run_cli,
+    storage_of,
+)
+
+from optimizer.driver import run_sweep
+from optimizer.progress import LineProgress
+from optimizer.storage import StudyStore, TrialRecord
+from optimizer.study_file import load_study_file
+from optimizer.worker import FAULTS_ENV
+
+pytestmark = pytest.mark.integration
+
+
+def trials_of(url: str) -> dict[int, TrialRecord]:
+    store = StudyStore(url, must_exist=True)
+    try:
+        return {t.number: t for t in store.trials(store.require_study("test-study"))}
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_crashing_workers_fail_only_their_trial(
+    write_study: StudyWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The random sampler does not learn from results, so every trial that did not crash
+    # must equal the same trial of a clean run, including the innocent ones that loky
+    # failed when their neighbour's worker died.
+    study = write_study(sampler={"name": "random"}, n_trials=16, batch_size=8, workers=2)
+    clean, faulty = f"sqlite:///{tmp_path / 'clean.db'}", f"sqlite:///{tmp_path / 'faulty.db'}"
+    spec = load_study_file(study)
+    run_sweep(spec, storage_url=clean, progress=LineProgress(io.StringIO()))
+    monkeypatch.setenv(FAULTS_ENV, "1:exit,4:kill,9:segv,12:raise")
+    report = run_sweep(spec, storage_url=faulty, progress=LineProgress(io.StringIO()))
+    assert report.ran == 16 and report.failed == 4
+
+    got = trials_of(faulty)
+    messages = {n: t.error_message or "" for n, t in got.items()}
+    assert got[1].error_category == "crash" and "worker process died" in messages[1]
+    assert got[4].error_category == "crash" and "SIGKILL" in messages[4]
+    assert got[9].error_category == "crash" and "Segmentation fault" in messages[9]
+    assert got[12].error_category == "exception"
+    assert "injected fault in trial 12" in (got[12].error_message or "")
+    for number in (1, 4, 9, 12):
+        assert got[number].state == "FAIL" and got[number].seed and got[number].config
+    expected = {row[0]: row for row in result_table(clean, "test-study")}
+    for row in result_table(faulty, "test-study"):
+        if row[0] not in (1, 4, 9, 12):
+            assert row[:6] == expected[row[0]][:6]
+
+
+@pytest.mark.slow
+def test_a_runaway_trial_is_killed_without_orphans(write_study: StudyWriter, marker: str) -> None:
+    path = write_study(n_trials=6, batch_size=3, workers=2, trial_timeout_s=2)
+    proc = run_cli("sweep", str(path), **{FAULTS_ENV: "2:hang"}, **marker_env(marker))
+    assert proc.returncode == 0, proc.stderr
+    got = trials_of(storage_of(path))
+    assert got[2].state == "FAIL" and got[2].error_category == "timeout"
+    assert "trial_timeout_s=2" in (got[2].error_message or "")
+    assert all(got[n].state == "COMPLETE" for n in (0, 1, 3, 4, 5))
+    assert marked_processes(marker) == []
+
+
+def test_engine_errors_are_recorded(write_study: StudyWriter) -> None:
+    # Real engine failures: z_window 1 is a config error; a start after the data is a
+    # run-time market_data error ({"ok": false}).
+    path = write_study(
+        sampler={"name": "grid"},
+        n_trials=4,
+        batch_size=4,
+        search_space={
+            "strategy.params.z_window": {"type": "categorical", "choices": [1, 48]},
+            "data.start": {
+                "type": "categorical",
+                "choices": ["2024-01-01T00:00:00Z", "2031-01-01T00:00:00Z"],
+            },
+        },
+    )
+    url = storage_of(path)
+    run_sweep(load_study_file(path), storage_url=url, progress=LineProgress(io.StringIO()))
+    by_params = {
+        (t.params["strategy.params.z_window"], t.params["data.start"][:4]): t
+        for t in trials_of(url).values()
+    }
+    assert by_params[(48, "2024")].state == "COMPLETE"
+    assert by_params[(1, "2024")].error_category == "config"
+    assert "z_window" in (by_params[(1, "2024")].error_message or "")
+    assert by_params[(48, "2031")].state == "FAIL"
+    assert by_params[(48, "2031")].error_category == "market_data"
+    shown = run_cli("show", str(path), "--failed")
+    assert shown.returncode == 0 and "market_data" in shown.stdout

@@ -1,0 +1,131 @@
+"""A killed or interrupted driver: nothing completed is lost, ``--resume`` ends with exactly
+the table of an uninterrupted run, and no worker process is left behind."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from opt_support import (
+    StudyWriter,
+    count_states,
+    marked_processes,
+    marker_env,
+    result_table,
+    run_cli,
+    start_cli,
+    storage_of,
+    wait_until,
+)
+
+from optimizer.driver import run_sweep
+from optimizer.progress import LineProgress
+from optimizer.storage import StudyStore
+from optimizer.study_file import load_study_file
+from optimizer.worker import FAULTS_ENV
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+#: Slows every trial down so that a kill lands in the middle of the sweep.
+SLOW = {FAULTS_ENV: "*:sleep=0.25"}
+
+
+def reference(study: Path, tmp_path: Path) -> list[tuple[object, ...]]:
+    url = f"sqlite:///{tmp_path / 'reference.db'}"
+    run_sweep(load_study_file(study), storage_url=url, progress=LineProgress(io.StringIO()))
+    return result_table(url, "test-study")
+
+
+def test_sigkill_of_the_driver_then_resume(
+    write_study: StudyWriter, tmp_path: Path, marker: str
+) -> None:
+    study = write_study()
+    url = storage_of(study)
+    proc = start_cli("sweep", str(study), **SLOW, **marker_env(marker))
+
+    def mid_batch() -> bool:
+        states = count_states(url)
+        return states.get("COMPLETE", 0) >= 9 and states.get("RUNNING", 0) > 0
+
+    wait_until(mid_batch, 120, "9 completed trials and a running batch")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    proc.communicate()
+    before = {row[0]: row for row in result_table(url, "test-study") if row[1] == "COMPLETE"}
+    wait_until(lambda: marked_processes(marker) == [], 10, "the orphaned workers to exit")
+    states = count_states(url)
+    assert states.get("RUNNING", 0) > 0 and states.get("COMPLETE", 0) < 24
+
+    resumed = run_cli("sweep", str(study), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    after = result_table(url, "test-study")
+    assert after == reference(study, tmp_path)
+    mirrored = optuna.load_study(study_name="test-study", storage=url).trials
+    assert [(t.number, t.params) for t in mirrored] == [
+        (row[0], json.loads(row[2])) for row in after
+    ]
+    # Nothing that had completed before the kill changed or was renumbered.
+    for number, row in before.items():
+        assert after[number][:7] == row[:7]
+
+
+def test_ctrl_c_stops_quickly_and_resumes(
+    write_study: StudyWriter, tmp_path: Path, marker: str
+) -> None:
+    study = write_study()
+    url = storage_of(study)
+    proc = start_cli("sweep", str(study), **SLOW, **marker_env(marker))
+    wait_until(lambda: count_states(url).get("COMPLETE", 0) >= 5, 120, "5 completed trials")
+    sent = time.monotonic()
+    os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 5
+    assert proc.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in err
+    states = count_states(url)
+    assert "RUNNING" not in states
+    assert states.get("WAITING", 0) > 0
+    assert marked_processes(marker) == []
+
+    resumed = run_cli("sweep", str(study), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert result_table(url, "test-study") == reference(study, tmp_path)
+
+
+def test_prod_seeds_are_recorded_before_the_run_and_replay_exactly(
+    write_study: StudyWriter, tmp_path: Path, marker: str
+) -> None:
+    study = write_study(run_mode="prod", seed=None, sampler={"name": "random"}, n_trials=6)
+    url = storage_of(study)
+    proc = start_cli("sweep", str(study), **SLOW, **marker_env(marker))
+    wait_until(lambda: count_states(url).get("RUNNING", 0) > 0, 60, "a RUNNING trial")
+    store = StudyStore(url, must_exist=True)
+    try:
+        running = store.trials(store.require_study("test-study"), states=["RUNNING"])
+    finally:
+        store.close()
+    assert running and all(t.seed >= 0 and t.config["rng_seed"] == t.seed for t in running)
+    assert all(t.config["run_mode"] == "prod" for t in running)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+
+    store = StudyStore(url, must_exist=True)
+    try:
+        trials = store.trials(store.require_study("test-study"))
+    finally:
+        store.close()
+    assert [t.number for t in trials] == list(range(6))
+    assert {t.seed for t in running} <= {t.seed for t in trials}
+    assert len({t.seed for t in trials}) == 6
+    out = str(tmp_path / "replays")
+    by_trial = run_cli("replay", str(study), "--trial", str(trials[3].number), "--out", out)
+    assert by_trial.returncode == 0, by_trial.stderr
+    by_seed = run_cli("replay", str(study), "--seed", str(trials[4].seed), "--out", out)
+    assert by_seed.returncode == 0, by_seed.stderr
+    assert f"trial {trials[4].number} of test-study" in by_seed.stdout

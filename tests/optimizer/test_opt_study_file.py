@@ -1,0 +1,321 @@
+"""OPTIMIZER §2: the study file is validated completely before the first trial."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opt_support import REPO, SEARCH_SPACE, StudyWriter, run_cli
+
+from optimizer.cli import main
+from optimizer.errors import StudyFileError
+from optimizer.study_file import load_study_file
+
+
+def space(**entries: Any) -> dict[str, Any]:
+    return {**SEARCH_SPACE, **entries}
+
+
+def test_committed_studies_validate() -> None:
+    dev = load_study_file(REPO / "studies" / "eurusd_mrz_dev.yaml")
+    assert dev.run_mode == "dev" and dev.seed is not None and dev.workers == 2
+    prod = load_study_file(REPO / "studies" / "eurusd_mrz_prod.yaml")
+    assert prod.run_mode == "prod"
+
+
+def test_a_valid_study_loads(write_study: StudyWriter) -> None:
+    spec = load_study_file(write_study())
+    assert [p.path for p in spec.search_space] == list(SEARCH_SPACE)
+    assert spec.base_config["data"]["dir"].startswith("/")
+    assert spec.batch_size == 4 and spec.constraints == {"min_trades": 3.0}
+
+
+Case = tuple[dict[str, Any], str, str]
+
+BAD_CASES: list[Case] = [
+    ({"colour": "red"}, "colour", "unknown key"),
+    ({"name": "bad name!"}, "name", "letters, digits"),
+    ({"run_mode": "live"}, "run_mode", "dev or prod"),
+    ({"seed": None}, "seed", "required in dev mode"),
+    ({"seed": -1}, "seed", "[0, 2**63)"),
+    ({"seed": 2**63}, "seed", "[0, 2**63)"),
+    ({"seed": "7"}, "seed", "an integer"),
+    ({"n_trials": 0}, "n_trials", "an integer >= 1"),
+    ({"n_trials": 2.5}, "n_trials", "an integer >= 1"),
+    ({"workers": True}, "workers", "an integer >= 1"),
+    ({"batch_size": 0}, "batch_size", "an integer >= 1"),
+    ({"objective": "money"}, "objective", "a metric key"),
+    ({"direction": "up"}, "direction", "maximize or minimize"),
+    ({"constraints": {"min_money": 1}}, "constraints.min_money", "min_<metric>"),
+    ({"constraints": {"min_trades": "x"}}, "constraints.min_trades", "a number"),
+    ({"sampler": {"name": "bayes"}}, "sampler.name", "one of tpe, random, grid, cmaes, nsga2"),
+    (
+        {"sampler": {"name": "random", "n_startup_trials": 3}},
+        "sampler.n_startup_trials",
+        "no options",
+    ),
+    ({"sampler": {"name": "tpe", "n_startup_trials": -1}}, "sampler.n_startup_trials", ">= 0"),
+    ({"sampler": {"name": "tpe", "multivariate": "yes"}}, "sampler.multivariate", "true or false"),
+    ({"sampler": {"name": "nsga2", "crossover_prob": 1.5}}, "sampler.crossover_prob", "[0, 1]"),
+    ({"sampler": {"name": "cmaes", "sigma0": 0}}, "sampler.sigma0", "a number > 0"),
+    ({"backend": "ray"}, "backend", "loky or dask"),
+    ({"scheduler": "tcp://x:1"}, "scheduler", "no scheduler unless backend is dask"),
+    ({"trial_timeout_s": 0}, "trial_timeout_s", "a number of seconds"),
+    ({"storage": "omega.db"}, "storage", "a SQLAlchemy URL"),
+    ({"search_space": {}}, "search_space", "a non-empty mapping"),
+    (
+        {
+            "search_space": space(
+                **{"strategy.params.zz_window": {"type": "int", "low": 2, "high": 9}}
+            )
+        },
+        "search_space.strategy.params.zz_window",
+        "a path that exists in the base config",
+    ),
+    (
+        {"search_space": {"strategy.params.sizing": {"type": "int", "low": 2, "high": 9}}},
+        "search_space.strategy.params.sizing",
+        "a path to a single value",
+    ),
+    (
+        {"search_space": {"strategy.params.z_window": {"type": "int", "low": 90, "high": 20}}},
+        "search_space.strategy.params.z_window",
+        "low < high",
+    ),
+    (
+        {"search_space": {"strategy.params.z_entry": {"type": "float", "low": 2.0, "high": 2.0}}},
+        "search_space.strategy.params.z_entry",
+        "low < high",
+    ),
+    (
+        {"search_space": {"strategy.params.z_window": {"type": "int", "low": "a", "high": 9}}},
+        "search_space.strategy.params.z_window.low",
+        "an integer",
+    ),
+    (
+        {"search_space": {"strategy.params.z_window": {"type": "int", "low": 2.5, "high": 9}}},
+        "search_space.strategy.params.z_window.low",
+        "an integer",
+    ),
+    (
+        {"search_space": {"strategy.params.z_window": {"type": "int", "low": 2}}},
+        "search_space.strategy.params.z_window.high",
+        "required",
+    ),
+    (
+        {"search_space": {"strategy.params.z_window": {"type": "integer", "low": 2, "high": 9}}},
+        "search_space.strategy.params.z_window.type",
+        "int, float or categorical",
+    ),
+    (
+        {
+            "search_space": {
+                "strategy.params.z_window": {"type": "int", "low": 2, "high": 9, "q": 1}
+            }
+        },
+        "search_space.strategy.params.z_window.q",
+        "unknown key",
+    ),
+    (
+        {
+            "search_space": {
+                "strategy.params.z_entry": {"type": "float", "low": 1, "high": 2, "step": 0.3}
+            }
+        },
+        "search_space.strategy.params.z_entry.step",
+        "a step that divides",
+    ),
+    (
+        {
+            "search_space": {
+                "strategy.params.z_entry": {"type": "float", "low": 0, "high": 2, "log": True}
+            }
+        },
+        "search_space.strategy.params.z_entry.low",
+        "> 0 with log",
+    ),
+    (
+        {
+            "search_space": {
+                "strategy.params.z_entry": {"type": "float", "low": 1, "high": 2, "step": -1}
+            }
+        },
+        "search_space.strategy.params.z_entry.step",
+        "a number > 0",
+    ),
+    (
+        {"search_space": {"strategy.params.entry_order": {"type": "categorical", "choices": []}}},
+        "search_space.strategy.params.entry_order.choices",
+        "a non-empty list",
+    ),
+    (
+        {
+            "search_space": {
+                "strategy.params.entry_order": {"type": "categorical", "choices": ["a", "a"]}
+            }
+        },
+        "search_space.strategy.params.entry_order.choices",
+        "distinct values",
+    ),
+    (
+        {"search_space": {"strategy.params.entry_order": {"type": "int", "low": 1, "high": 3}}},
+        "search_space.strategy.params.entry_order",
+        "a numeric field in the base config",
+    ),
+    (
+        {
+            "sampler": {"name": "grid"},
+            "search_space": {"strategy.params.z_entry": {"type": "float", "low": 1, "high": 2}},
+        },
+        "search_space.strategy.params.z_entry",
+        "sampler grid needs discrete values",
+    ),
+    (
+        {
+            "sampler": {"name": "grid"},
+            "n_trials": 7,
+            "search_space": {
+                "strategy.params.z_window": {"type": "int", "low": 20, "high": 30, "step": 5}
+            },
+        },
+        "n_trials",
+        "at most 3 (the size of the grid)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "key", "expected"), BAD_CASES)
+def test_bad_study_files_name_file_key_and_expectation(
+    write_study: StudyWriter, overrides: dict[str, Any], key: str, expected: str
+) -> None:
+    path = write_study(**overrides)
+    with pytest.raises(StudyFileError) as info:
+        load_study_file(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: {key}: expected"), message
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_missing_base_config(write_study: StudyWriter, tmp_path: Path) -> None:
+    path = write_study(base_config=str(tmp_path / "nope.json"))
+    with pytest.raises(StudyFileError, match=r"base_config: expected an existing JSON config"):
+        load_study_file(path)
+
+
+def test_base_config_is_relative_to_the_study_file(
+    write_study: StudyWriter, base_config: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "cfg").mkdir()
+    shutil.copy(base_config, tmp_path / "cfg" / "b.json")
+    spec = load_study_file(write_study(base_config="cfg/b.json"))
+    assert spec.base_config_path == (tmp_path / "cfg" / "b.json").resolve()
+
+
+def _config_with_data(tmp_path: Path, base_config: Path, files: list[str], htf: str) -> Path:
+    data = tmp_path / "data"
+    data.mkdir()
+    source = Path(json.loads(base_config.read_text())["data"]["dir"])
+    for name in files:
+        shutil.copy(source / name, data / name)
+    config = json.loads(base_config.read_text())
+    config["data"]["dir"] = str(data)
+    config["strategy"]["params"]["htf_filter"] = htf
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_missing_primary_data_file(
+    write_study: StudyWriter, base_config: Path, tmp_path: Path
+) -> None:
+    config = _config_with_data(tmp_path, base_config, ["EURUSD_M5_BID.parquet"], "none")
+    with pytest.raises(StudyFileError, match=r"EURUSD_M5_ASK.parquet"):
+        load_study_file(write_study(base_config=str(config)))
+
+
+def test_d1_files_are_needed_only_for_the_trend_filter(
+    write_study: StudyWriter, base_config: Path, tmp_path: Path
+) -> None:
+    files = ["EURUSD_M5_BID.parquet", "EURUSD_M5_ASK.parquet"]
+    config = _config_with_data(tmp_path, base_config, files, "none")
+    load_study_file(write_study(base_config=str(config)))
+    with pytest.raises(StudyFileError, match=r"data.dir: expected an existing data file.*D1_BID"):
+        load_study_file(
+            write_study(
+                base_config=str(config),
+                search_space=space(
+                    **{
+                        "strategy.params.htf_filter": {
+                            "type": "categorical",
+                            "choices": ["none", "trend"],
+                        }
+                    }
+                ),
+            )
+        )
+
+
+def test_yaml_is_never_evaluated(tmp_path: Path) -> None:
+    canary = tmp_path / "canary"
+    path = tmp_path / "evil.yaml"
+    path.write_text(f'name: !!python/object/apply:os.system ["touch {canary}"]\n')
+    with pytest.raises(StudyFileError, match="valid YAML"):
+        load_study_file(path)
+    assert not canary.exists()
+
+
+def test_broken_yaml_and_non_mapping(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(StudyFileError, match=r"expected valid YAML .*line"):
+        load_study_file(bad)
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- a\n- b\n")
+    with pytest.raises(StudyFileError, match="a YAML mapping at the top level"):
+        load_study_file(listing)
+    with pytest.raises(StudyFileError, match="no such file"):
+        load_study_file(tmp_path / "missing.yaml")
+
+
+def test_cli_bad_study_exits_2_with_one_line(
+    write_study: StudyWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_study(
+        search_space={"strategy.params.z_window": {"type": "int", "low": 90, "high": 20}}
+    )
+    assert main(["sweep", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"{path}: search_space.strategy.params.z_window: expected low < high" in err
+
+
+def test_cli_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["sweep"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "STUDY.yaml" in err
+    with pytest.raises(SystemExit) as info:
+        main(["sweep", "x.yaml", "--workers", "zero"])
+    assert info.value.code == 2
+    assert "--workers" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_cli_bad_input_has_no_traceback(write_study: StudyWriter) -> None:
+    path = write_study(colour="red")
+    proc = run_cli("sweep", str(path))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == f"error: {path}: colour: expected one of the keys " + (
+        "name, storage, run_mode, seed, base_config, sampler, n_trials, workers, batch_size, "
+        "objective, direction, constraints, search_space, backend, scheduler, trial_timeout_s "
+        "(unknown key)"
+    )
+    for command in ("sweep", "show", "studies", "replay"):
+        helped = run_cli(command, "--help")
+        assert helped.returncode == 0 and "usage:" in helped.stdout

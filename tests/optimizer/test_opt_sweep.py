@@ -1,0 +1,230 @@
+"""End-to-end sweeps on the real engine: determinism, storage, ranking and replay."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import optuna
+import pytest
+from opt_support import StudyWriter, count_states, result_table, run_cli, storage_of
+
+from optimizer.driver import run_sweep
+from optimizer.metrics import METRIC_KEYS
+from optimizer.progress import LineProgress
+from optimizer.ranking import rank_trials
+from optimizer.storage import StudyStore
+from optimizer.storage._mirror import add_trials
+from optimizer.study_file import load_study_file
+
+pytestmark = pytest.mark.integration
+
+
+def sweep(study_file: Path, url: str, **kwargs: object) -> None:
+    spec = load_study_file(study_file)
+    run_sweep(spec, storage_url=url, progress=LineProgress(io.StringIO()), **kwargs)  # type: ignore[arg-type]
+
+
+def test_workers_do_not_change_the_results(write_study: StudyWriter, tmp_path: Path) -> None:
+    study = write_study()
+    one, two = f"sqlite:///{tmp_path / 'w1.db'}", f"sqlite:///{tmp_path / 'w2.db'}"
+    sweep(study, one, workers=1)
+    sweep(study, two, workers=2)
+    first, second = result_table(one, "test-study"), result_table(two, "test-study")
+    assert len(first) == 24
+    assert first == second
+    assert all(row[1] == "COMPLETE" for row in first)
+    assert len({row[2] for row in first}) > 12  # the sampler really explored
+
+
+def test_extending_the_budget_equals_one_run(write_study: StudyWriter, tmp_path: Path) -> None:
+    # 10 trials (a short last batch of 2), then --trials 24 with --resume.
+    study = write_study(workers=1)
+    whole, parts = f"sqlite:///{tmp_path / 'whole.db'}", f"sqlite:///{tmp_path / 'parts.db'}"
+    sweep(study, whole)
+    sweep(study, parts, n_trials=10)
+    assert count_states(parts) == {"COMPLETE": 10}
+    sweep(study, parts, n_trials=24, resume=True)
+    assert result_table(whole, "test-study") == result_table(parts, "test-study")
+
+
+def test_storage_holds_optuna_and_project_tables(write_study: StudyWriter) -> None:
+    path = write_study(workers=2, n_trials=8)
+    url = storage_of(path)
+    sweep(path, url)
+    db = url.removeprefix("sqlite:///")
+    conn = sqlite3.connect(db)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        conn.close()
+    assert {"studies", "trials", "alembic_version", "omega_studies", "omega_trials"} <= tables
+    assert mode == "wal"
+
+    loaded = optuna.load_study(study_name="test-study", storage=url)
+    store = StudyStore(url, must_exist=True)
+    try:
+        study = store.require_study("test-study")
+        ours = store.trials(study)
+    finally:
+        store.close()
+    assert [t.number for t in loaded.trials] == [t.number for t in ours] == list(range(8))
+    for theirs, mine in zip(loaded.trials, ours, strict=True):
+        assert theirs.params == mine.params
+        assert theirs.user_attrs["seed"] == mine.seed
+        assert theirs.user_attrs["config_hash"] == mine.config_hash
+        assert mine.metrics is not None
+        for key in METRIC_KEYS:
+            assert theirs.user_attrs[key] == mine.metrics[key]
+        assert theirs.value == mine.metrics["score"]
+        # Every trial row carries what OPTIMIZER §3 lists.
+        assert mine.state == "COMPLETE" and mine.config_hash and len(mine.config_hash) == 64
+        assert mine.resolved_config is not None and mine.resolved_config["rng_seed"] == mine.seed
+        assert mine.config["output"] == {"trades": False, "equity": False}
+        assert mine.duration_s is not None and mine.engine_s is not None
+        assert mine.duration_s >= mine.engine_s > 0
+    # Long-lived workers: 8 trials ran in at most 2 worker processes.
+    assert len({t.worker_pid for t in ours}) <= 2
+
+
+def test_a_forked_child_gets_its_own_connections(write_study: StudyWriter) -> None:
+    url = storage_of(write_study())
+    store = StudyStore(url)
+    assert store.list_studies() == []
+    pid = os.fork()
+    if pid == 0:  # the child: a fresh pool, never the parent's connection
+        code = 0
+        try:
+            store.list_studies()
+        except BaseException:
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert store.list_studies() == []
+    store.close()
+
+
+def test_show_replay_and_exports_share_one_order(write_study: StudyWriter, tmp_path: Path) -> None:
+    path = write_study(n_trials=12)
+    url = storage_of(path)
+    swept = run_cli("sweep", str(path))
+    assert swept.returncode == 0, swept.stderr
+    assert "top 10 by score" in swept.stdout and "trials/s" in swept.stdout
+    assert "[test-study] 12/12 done" in swept.stderr  # plain lines when not a terminal
+
+    store = StudyStore(url, must_exist=True)
+    try:
+        study = store.require_study("test-study")
+        expected = [r.trial.number for r in rank_trials(store.trials(study), study.constraints)]
+    finally:
+        store.close()
+    shown = run_cli("show", "test-study", "--storage", url, "--format", "json", "--top", "0")
+    assert shown.returncode == 0, shown.stderr
+    assert [row["number"] for row in json.loads(shown.stdout)] == expected
+    as_csv = run_cli("show", str(path), "--format", "csv", "--top", "0")
+    lines = as_csv.stdout.splitlines()
+    assert [int(line.split(",")[1]) for line in lines[1:]] == expected
+    table = run_cli("show", str(path), "--top", "3")
+    assert table.returncode == 0 and "rank" in table.stdout
+
+    out = tmp_path / "replay"
+    replayed = run_cli("replay", str(path), "--rank", "1", "--out", str(out))
+    assert replayed.returncode == 0, replayed.stderr
+    assert f"trial {expected[0]} of test-study" in replayed.stdout
+    for name in ("trades.json", "equity.csv", "metrics.json", "meta.json"):
+        assert (out / name).is_file()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["score"] == json.loads(shown.stdout)[0]["metrics"]["score"]
+
+    listed = run_cli("studies", "--storage", url)
+    assert listed.returncode == 0 and "test-study" in listed.stdout and "12/12" in listed.stdout
+
+
+def test_replay_fails_loudly_on_a_metric_mismatch(write_study: StudyWriter, tmp_path: Path) -> None:
+    path = write_study(n_trials=4, workers=1)
+    url = storage_of(path)
+    sweep(path, url)
+    conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+    with conn:
+        conn.execute("UPDATE omega_trials SET profit_net = profit_net + 1 WHERE number = 2")
+    conn.close()
+    out = str(tmp_path / "replays")
+    bad = run_cli("replay", str(path), "--trial", "2", "--out", out)
+    assert bad.returncode == 1
+    assert "trial 2: replay differs" in bad.stderr and "profit_net stored" in bad.stderr
+    good = run_cli("replay", str(path), "--trial", "1", "--out", out)
+    assert good.returncode == 0, good.stderr
+    missing = run_cli("replay", str(path), "--trial", "99")
+    assert missing.returncode == 2 and "--trial 99" in missing.stderr
+
+
+def test_an_existing_study_needs_resume_and_the_same_settings(
+    write_study: StudyWriter,
+) -> None:
+    path = write_study(n_trials=4, workers=1)
+    url = storage_of(path)
+    sweep(path, url)
+    again = run_cli("sweep", str(path))
+    assert again.returncode == 2 and "already exists" in again.stderr and "--resume" in again.stderr
+    changed = write_study(n_trials=4, workers=1, seed=12)
+    resumed = run_cli("sweep", str(changed), "--resume")
+    assert resumed.returncode == 2 and "seed: expected the value stored" in resumed.stderr
+    unknown = run_cli("show", "nope", "--storage", url)
+    assert unknown.returncode == 2 and "no study named 'nope'" in unknown.stderr
+
+
+@pytest.mark.parametrize("sampler", ["random", "grid", "cmaes", "nsga2"])
+def test_every_sampler_is_deterministic_across_workers(
+    write_study: StudyWriter, tmp_path: Path, sampler: str
+) -> None:
+    options = {"cmaes": {"popsize": 4}, "nsga2": {"population_size": 4}}.get(sampler, {})
+    study = write_study(sampler={"name": sampler, **options}, n_trials=12)
+    one, two = f"sqlite:///{tmp_path / 'w1.db'}", f"sqlite:///{tmp_path / 'w2.db'}"
+    sweep(study, one, workers=1)
+    sweep(study, two, workers=2)
+    assert result_table(one, "test-study") == result_table(two, "test-study")
+
+
+def test_bulk_and_public_optuna_mirrors_are_identical(
+    write_study: StudyWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A grid with failures so that FAIL trials and system attributes are mirrored too.
+    monkeypatch.setenv("OMEGA_OPTIMIZER_FAULTS", "2:raise")
+    path = write_study(
+        sampler={"name": "grid"},
+        n_trials=6,
+        search_space={
+            "strategy.params.z_window": {"type": "int", "low": 20, "high": 70, "step": 10}
+        },
+    )
+    url = storage_of(path)
+    sweep(path, url)
+    store = StudyStore(url, must_exist=True)
+    try:
+        study = store.require_study("test-study")
+        templates = [t for _, t in sorted(store.told_trials(study).items())]
+    finally:
+        store.close()
+    loaded = []
+    for bulk in (True, False):
+        other = f"sqlite:///{tmp_path / f'mirror-{bulk}.db'}"
+        storage = optuna.storages.RDBStorage(other)
+        study_id = storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], "m")
+        add_trials(storage, study_id, templates, bulk=bulk)
+        loaded.append(optuna.load_study(study_name="m", storage=other).trials)
+        storage.engine.dispose()
+    original = optuna.load_study(study_name="test-study", storage=url).trials
+    assert [t.state for t in original].count(optuna.trial.TrialState.FAIL) == 1
+    for bulk_trial, public_trial, first in zip(*loaded, original, strict=True):
+        for trial in (bulk_trial, public_trial):
+            assert trial.number == first.number and trial.state == first.state
+            assert trial.params == first.params and trial.values == first.values
+            assert trial.distributions == first.distributions
+            assert trial.user_attrs == first.user_attrs
+            assert trial.system_attrs == first.system_attrs
+            assert trial.datetime_start == first.datetime_start
