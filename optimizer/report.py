@@ -28,6 +28,26 @@ _TABLE_METRICS = (
     ("profit_factor", "pf"),
     ("sharpe", "sharpe"),
 )
+#: Decimals shown per metric (ENGINE §7 rounding: money 2, ratios 4).
+_DECIMALS = {
+    "score": 4,
+    "profit_net": 2,
+    "max_drawdown": 2,
+    "winrate": 4,
+    "profit_factor": 4,
+    "sharpe": 4,
+}
+
+
+def _metric_cell(key: str, value: Any) -> Any:
+    """Returns a metric with a fixed number of decimals, so a column's points line up."""
+    if isinstance(value, float) and key in _DECIMALS:
+        return _Fixed(f"{value:.{_DECIMALS[key]}f}")
+    return value
+
+
+class _Fixed(str):
+    """A number already formatted as text; aligned to the right like other numbers."""
 
 
 def _fmt(value: Any) -> str:
@@ -53,7 +73,7 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     for row in cells:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
     numeric = [
-        all(isinstance(r[i], int | float) or r[i] is None for r in rows) and bool(rows)
+        all(isinstance(r[i], int | float | _Fixed) or r[i] is None for r in rows) and bool(rows)
         for i in range(len(headers))
     ]
 
@@ -81,7 +101,7 @@ def leaderboard_table(ranked: Sequence[RankedTrial], param_paths: Sequence[str])
             [
                 rank,
                 item.trial.number,
-                *[metrics.get(k) for k, _ in _TABLE_METRICS],
+                *[_metric_cell(k, metrics.get(k)) for k, _ in _TABLE_METRICS],
                 *[item.trial.params.get(p) for p in param_paths],
                 (item.trial.config_hash or "")[:12],
             ]
