@@ -60,6 +60,7 @@ impl From<omega_strategy::StrategyError> for RunError {
 }
 
 /// Draws a prod seed from the operating system; the one place unseeded randomness is used.
+#[allow(clippy::disallowed_types, clippy::disallowed_methods)] // the sanctioned exception
 fn os_seed() -> u64 {
     use rand_core::{OsRng, TryRngCore};
     OsRng.try_next_u64().unwrap_or_else(|_| {
