@@ -11,17 +11,25 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from optimizer.commands import Command, ReplayCommand, ShowCommand, StudiesCommand, SweepCommand
+from optimizer.commands import (
+    Command,
+    DashboardCommand,
+    ReplayCommand,
+    ShowCommand,
+    StudiesCommand,
+    SweepCommand,
+)
 from optimizer.errors import BadInputError, Interrupted, ReplayMismatch
 
 __all__ = ["main"]
 
-#: The registry: command name -> command class (``dashboard`` comes in a later issue).
+#: The registry: command name -> command class.
 _COMMANDS: dict[str, type[Command]] = {
     "sweep": SweepCommand,
     "show": ShowCommand,
     "studies": StudiesCommand,
     "replay": ReplayCommand,
+    "dashboard": DashboardCommand,
 }
 
 

@@ -1,0 +1,234 @@
+"""Helpers of the dashboard tests: paths, the CLI, the dashboard process, the hostile study."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from optimizer.storage import NewTrial, StudyStore
+from optimizer.worker import failed_outcome
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "fixtures" / "data"
+BASE_CONFIG = REPO / "configs" / "backtest" / "eurusd_m5_mrz.json"
+
+#: Two weeks of M5 bars keep a trial in the milliseconds.
+SLICE_END_NS = 1_705_276_800_000_000_000  # 2024-01-15T00:00:00Z
+
+#: The study that the browser tests look at.
+STUDY = "dash-study"
+
+#: A study name that is also HTML: the pages must show it as text.
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+#: Trial 5 of the sweep fails on purpose (the worker's test-only fault injection).
+FAILED_TRIAL = 5
+
+SEARCH_SPACE: dict[str, Any] = {
+    "strategy.params.z_window": {"type": "int", "low": 20, "high": 120, "step": 10},
+    "strategy.params.z_entry": {"type": "float", "low": 1.5, "high": 3.0, "step": 0.1},
+    "strategy.params.sl_atr": {"type": "float", "low": 0.5, "high": 3.0, "step": 0.25},
+    "strategy.params.entry_order": {"type": "categorical", "choices": ["market", "limit", "stop"]},
+}
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """Returns an environment in which ``python -m optimizer`` imports this checkout."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    env.pop("OMEGA_OPTIMIZER_FAULTS", None)
+    env.update(extra)
+    return env
+
+
+def run_cli(*args: str, timeout: float = 180, **env: str) -> subprocess.CompletedProcess[str]:
+    """Runs ``python -m optimizer ARGS`` outside the checkout; returns the finished process."""
+    return subprocess.run(
+        [sys.executable, "-m", "optimizer", *args],
+        cwd=tempfile.gettempdir(),
+        env=cli_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def write_data(folder: Path) -> Path:
+    """Writes a two-week slice of the M5 files and the D1 files into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for side in ("BID", "ASK"):
+        table = pq.read_table(FIXTURES / f"EURUSD_M5_{side}.parquet")
+        table = table.filter(pc.less(table["timestamp"], SLICE_END_NS))
+        pq.write_table(table, folder / f"EURUSD_M5_{side}.parquet")
+        shutil.copy(FIXTURES / f"EURUSD_D1_{side}.parquet", folder / f"EURUSD_D1_{side}.parquet")
+    return folder
+
+
+def write_study(folder: Path, data: Path, *, name: str = STUDY, n_trials: int = 20) -> Path:
+    """Writes a base config on ``data`` and a dev study file; returns the study file."""
+    config = json.loads(BASE_CONFIG.read_text(encoding="utf-8"))
+    config["data"]["dir"] = str(data)
+    config["costs"]["symbol_specs"] = str(REPO / "configs" / "symbol_specs.yaml")
+    config["costs"]["execution_costs"] = str(REPO / "configs" / "execution_costs.yaml")
+    base = folder / "base.json"
+    base.write_text(json.dumps(config, indent=2), encoding="utf-8")
+    study = {
+        "name": name,
+        "run_mode": "dev",
+        "seed": 5,
+        "base_config": str(base),
+        "sampler": {"name": "tpe", "n_startup_trials": 8},
+        "n_trials": n_trials,
+        "workers": 1,
+        "batch_size": 4,
+        "objective": "score",
+        "direction": "maximize",
+        "constraints": {"min_trades": 3},
+        "trial_timeout_s": 60,
+        "search_space": SEARCH_SPACE,
+    }
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(study, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def add_hostile_study(url: str) -> None:
+    """Adds a study whose name, parameter and error message are HTML (through the store's
+    API: the study-file validation would refuse such a name)."""
+    path = "strategy.params.<b>entry</b>"
+    store = StudyStore(url)
+    try:
+        study = store.create_study(
+            name=HOSTILE,
+            run_mode="dev",
+            seed=1,
+            n_trials=2,
+            batch_size=2,
+            objective="score",
+            direction="maximize",
+            constraints={},
+            sampler={"name": "<i>random</i>"},
+            search_space=[
+                {"path": path, "type": "categorical", "choices": ["<svg onload=alert(3)>"]}
+            ],
+            fingerprint={},
+            study_file="<script>alert(4)</script>.yaml",
+            study_text="",
+            base_config={},
+            engine_version=None,
+        )
+        store.begin_batch(
+            study,
+            [
+                NewTrial(
+                    number=0,
+                    batch=0,
+                    params={path: "<svg onload=alert(3)>"},
+                    sampler_attrs={},
+                    seed=1,
+                    config={},
+                )
+            ],
+            [],
+        )
+        store.finish_batch(
+            study, [failed_outcome(0, "exception", "RuntimeError: <script>alert(2)</script>")]
+        )
+    finally:
+        store.close()
+
+
+class Dashboard:
+    """A dashboard server in a subprocess, on a free loopback port."""
+
+    def __init__(self, url: str, cwd: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "optimizer.dashboard", "--storage", url, "--port", "0"],
+            cwd=cwd,
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.base = self._read_address()
+        self.stderr: list[str] = []
+        # Drains stderr, so that a chatty server never blocks on a full pipe.
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
+
+    def _read_address(self) -> str:
+        assert self.process.stdout is not None
+        timer = threading.Timer(60, self.process.kill)
+        timer.start()
+        try:
+            line = self.process.stdout.readline()
+        finally:
+            timer.cancel()
+        if " on http://" not in line:
+            _, err = self.process.communicate(timeout=10)
+            pytest.fail(f"the dashboard did not start: {line!r} {err}")
+        return line.split(" on ", 1)[1].split()[0].rstrip("/")
+
+    def _drain(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.stderr.append(line)
+
+    def stop(self) -> None:
+        """Stops the server (SIGTERM, then SIGKILL)."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self._drainer.join(timeout=10)
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+@contextlib.contextmanager
+def dashboard(url: str, cwd: Path) -> Iterator[Dashboard]:
+    """Runs a dashboard over ``url`` for the duration of the block."""
+    server = Dashboard(url, cwd)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def chromium_path() -> str | None:
+    """Returns the system Chromium (``OMEGA_CHROMIUM`` overrides), or None."""
+    explicit = os.environ.get("OMEGA_CHROMIUM")
+    if explicit:
+        return explicit
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def screenshot_dir() -> Path:
+    """Returns the folder for screenshots (``OMEGA_DASHBOARD_SCREENSHOTS`` overrides)."""
+    folder = Path(
+        os.environ.get("OMEGA_DASHBOARD_SCREENSHOTS", REPO / "out" / "dashboard-screenshots")
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
