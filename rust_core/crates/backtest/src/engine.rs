@@ -133,6 +133,9 @@ impl Book<'_> {
 
     /// Step 1: queued market exits, then queued market entries, each in creation order.
     fn open_step(&mut self, q: &BarQuote, time: i64) {
+        if self.queued_exits.is_empty() && self.queued_entries.is_empty() {
+            return;
+        }
         for i in 0..self.queued_exits.len() {
             let id = self.queued_exits[i];
             let Some(index) = self.portfolio.positions().iter().position(|p| p.id == id) else { continue };
@@ -259,16 +262,40 @@ impl Book<'_> {
     }
 }
 
-fn quote(bid: &OhlcView<'_>, ask: &OhlcView<'_>, k: usize) -> BarQuote {
-    BarQuote {
-        bid_open: bid.open[k],
-        bid_high: bid.high[k],
-        bid_low: bid.low[k],
-        bid_close: bid.close[k],
-        ask_open: ask.open[k],
-        ask_high: ask.high[k],
-        ask_low: ask.low[k],
-        ask_close: ask.close[k],
+/// The eight price columns cut to the same length, so that indexing them with a bar
+/// index below that length needs no bounds check in the hot loop.
+struct Quotes<'a> {
+    columns: [&'a [f64]; 8],
+}
+
+impl<'a> Quotes<'a> {
+    fn new(bid: &OhlcView<'a>, ask: &OhlcView<'a>, bars: usize) -> Self {
+        Self {
+            columns: [
+                &bid.open[..bars],
+                &bid.high[..bars],
+                &bid.low[..bars],
+                &bid.close[..bars],
+                &ask.open[..bars],
+                &ask.high[..bars],
+                &ask.low[..bars],
+                &ask.close[..bars],
+            ],
+        }
+    }
+
+    fn at(&self, k: usize) -> BarQuote {
+        let [bo, bh, bl, bc, ao, ah, al, ac] = self.columns;
+        BarQuote {
+            bid_open: bo[k],
+            bid_high: bh[k],
+            bid_low: bl[k],
+            bid_close: bc[k],
+            ask_open: ao[k],
+            ask_high: ah[k],
+            ask_low: al[k],
+            ask_close: ac[k],
+        }
     }
 }
 
@@ -296,8 +323,9 @@ pub fn run_loop(config: &RunConfig, strategy: &dyn Strategy, input: &LoopInput<'
     let mut equity_stats = EquityStats::new(config.initial_balance);
     let mut equity_rows = Vec::with_capacity(if input.keep_equity { input.timestamps.len() } else { 0 });
     let last = input.timestamps.len().saturating_sub(1);
+    let quotes = Quotes::new(&input.bid, &input.ask, input.timestamps.len());
     for (k, &time) in input.timestamps.iter().enumerate() {
-        let q = quote(&input.bid, &input.ask, k);
+        let q = quotes.at(k);
         book.open_step(&q, time);
         book.pending_step(&q, time, k);
         book.sl_tp_step(&q, time, k);

@@ -188,20 +188,44 @@ impl MeanReversionZScore {
             HtfFilter::Trend => Some(D1Trend::new(market, params.htf_ema_length)?),
         };
         let first_entry_bar = (params.z_window - 1).max(params.atr_length - 1).max(params.warmup_bars);
-        let spread_limit = params.max_spread_pips.map(|limit| limit + SPREAD_TOLERANCE_PIPS);
         // Indicators use mid prices (ENGINE §1).
         let mid_close: Vec<f64> = bid.close.iter().zip(ask.close).map(|(b, a)| (b + a) / 2.0).collect();
-        let mut wilder = WilderAtr::new(params.atr_length);
-        let mut atr = Vec::with_capacity(bars);
+        let atr: Vec<f64> = {
+            let mut wilder = WilderAtr::new(params.atr_length);
+            let highs = bid.high.iter().zip(ask.high);
+            let lows = bid.low.iter().zip(ask.low);
+            highs
+                .zip(lows)
+                .zip(&mid_close)
+                .map(|(((bh, ah), (bl, al)), &close)| {
+                    wilder.push((bh + ah) / 2.0, (bl + al) / 2.0, close).unwrap_or(f64::NAN)
+                })
+                .collect()
+        };
+        // Most bars have no stretched z: the cheap test comes first, the gates only after it.
+        let entry_gates_pass = |k: usize, direction: Direction, trend: &mut Option<D1Trend<'_>>| {
+            // ENGINE §10: `ATR_k == 0` skips the signal.
+            let spread_ok = params.max_spread_pips.is_none_or(|limit| {
+                (ask.close[k] - bid.close[k]) / market.pip_size <= limit + SPREAD_TOLERANCE_PIPS
+            });
+            k >= first_entry_bar
+                && atr[k] > 0.0
+                && spread_ok
+                && allowed(
+                    &params,
+                    direction,
+                    trend.as_mut().map(|t| t.at(market.timestamps[k] + market.bar_duration_ns)),
+                )
+        };
         let mut flags = Vec::with_capacity(bars);
         for (k, z) in RollingZScore::new(&mid_close, params.z_window).enumerate() {
-            let a = wilder
-                .push((bid.high[k] + ask.high[k]) / 2.0, (bid.low[k] + ask.low[k]) / 2.0, mid_close[k])
-                .unwrap_or(f64::NAN);
-            atr.push(a);
-            let trend_k = trend.as_mut().map(|t| t.at(market.timestamps[k] + market.bar_duration_ns));
+            // No z (warm-up or a flat window): no signal of any kind.
+            let Some(z) = z else {
+                flags.push(0);
+                continue;
+            };
             let mut f = 0u8;
-            if let (Some(z), Some(z_exit)) = (z, params.z_exit) {
+            if let Some(z_exit) = params.z_exit {
                 if z >= -z_exit {
                     f |= LONG_EXIT;
                 }
@@ -209,15 +233,17 @@ impl MeanReversionZScore {
                     f |= SHORT_EXIT;
                 }
             }
-            // ENGINE §10: `ATR_k == 0` skips the signal; no z (flat window) no signal.
-            let spread_ok =
-                spread_limit.is_none_or(|limit| (ask.close[k] - bid.close[k]) / market.pip_size <= limit);
-            if let Some(z) = z.filter(|_| k >= first_entry_bar && spread_ok && a > 0.0) {
-                if z <= -params.z_entry && allowed(&params, Direction::Long, trend_k) {
-                    f |= LONG_ENTRY;
-                } else if z >= params.z_entry && allowed(&params, Direction::Short, trend_k) {
-                    f |= SHORT_ENTRY;
-                }
+            let stretched = if z <= -params.z_entry {
+                Some((Direction::Long, LONG_ENTRY))
+            } else if z >= params.z_entry {
+                Some((Direction::Short, SHORT_ENTRY))
+            } else {
+                None
+            };
+            if let Some((direction, bit)) = stretched
+                && entry_gates_pass(k, direction, &mut trend)
+            {
+                f |= bit;
             }
             flags.push(f);
         }
