@@ -14,7 +14,8 @@ __all__ = ["make_server", "serve"]
 
 
 def _is_wildcard(host: str) -> bool:
-    return host in ("", "0.0.0.0", "::")
+    # Only compares the requested host to warn about it; nothing is bound here.
+    return host in ("", "0.0.0.0", "::")  # nosec B104
 
 
 def make_server(

@@ -72,6 +72,20 @@ fn lab_with_data() -> (Lab, Value) {
     (lab, config)
 }
 
+/// The shrunk case that once made the Parquet reader panic ("column start and length
+/// should not be negative"): it must come back as a `market_data` error.
+#[test]
+fn a_reader_panic_on_corrupt_metadata_is_a_market_data_error() {
+    let (lab, config) = lab_with_data();
+    let path = lab.dir.path().join("EURUSD_M5_ASK.parquet");
+    let mut bytes = std::fs::read(&path).expect("read");
+    // proptest's `Index(raw).index(len)` is `(raw * len) >> 64`.
+    let i = ((9_556_610_830_592_945_908_u128 * bytes.len() as u128) >> 64) as usize;
+    bytes[i] ^= 1;
+    std::fs::write(&path, bytes).expect("write");
+    assert_eq!(run_without_panic(&config.to_string()), Ok(()));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 

@@ -93,7 +93,22 @@ pub(crate) fn sha256_of(path: &Path) -> Result<String, DataError> {
 }
 
 /// Reads the named columns of a Parquet file, checking each one's type and nulls.
+///
+/// The Parquet reader can panic on some corrupt metadata (negative column offsets, for
+/// one); a damaged file is bad input, not a bug of ours, so such a panic is reported as
+/// [`DataError::Unreadable`] like any other corruption.
 pub(crate) fn read_columns(path: &Path, wanted: &[(&str, Kind)]) -> Result<Vec<Column>, DataError> {
+    std::panic::catch_unwind(|| decode_columns(path, wanted)).unwrap_or_else(|payload| {
+        let reason = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "the reader gave up".to_owned());
+        Err(DataError::Unreadable { path: path.to_owned(), message: format!("corrupt file ({reason})") })
+    })
+}
+
+fn decode_columns(path: &Path, wanted: &[(&str, Kind)]) -> Result<Vec<Column>, DataError> {
     let unreadable = |err: &dyn std::fmt::Display| DataError::Unreadable {
         path: path.to_owned(),
         message: err.to_string(),
