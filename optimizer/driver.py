@@ -6,6 +6,12 @@ records all outcomes in one transaction and adds them to the Optuna study in num
 order. A batch that was asked but not told (a killed driver: RUNNING; Ctrl-C: WAITING)
 runs again on ``--resume`` with its stored parameters and seeds, under the same
 numbers; in dev mode the driver re-asks it and checks the parameters are unchanged.
+
+Several drivers may run one study on a PostgreSQL storage (docs/scaling.md): each claims
+the lowest batch that is neither finished nor held by a live driver (see
+``optimizer.storage._drivers``), asks it after the trials told so far (recorded with the
+batch, so it can be re-asked exactly), and stores its results only while the batch is
+still its own. One driver alone claims batch 0, 1, 2, ... in order: the sequence above.
 """
 
 from __future__ import annotations
@@ -17,24 +23,42 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
 
-from optimizer.errors import BadInputError, OptimizerError
+from optimizer.errors import BadInputError, Interrupted, OptimizerError
 from optimizer.metrics import is_feasible
-from optimizer.pool import make_pool
+from optimizer.pool import LokyPool, StartedRun, make_pool
 from optimizer.progress import LineProgress, Progress
-from optimizer.sampling import ask_batch
+from optimizer.sampling import BatchAsker
 from optimizer.search_space import apply_params, grid_size
 from optimizer.seeds import derive, prod_seed
-from optimizer.storage import NewTrial, StudyRecord, StudyStore, TrialRecord
-from optimizer.study_file import StudySpec
+from optimizer.storage import (
+    BatchPlan,
+    DriverLease,
+    NewTrial,
+    StudyExists,
+    StudyRecord,
+    StudyStore,
+    TrialRecord,
+)
+from optimizer.storage._drivers import from_ranges
+from optimizer.storage._mirror import WRITE_LOCK
+from optimizer.study_file import StudySpec, data_files
 from optimizer.worker import FAULTS_ENV, TrialOutcome, TrialTask
 
 __all__ = ["SweepReport", "build_config", "run_sweep"]
+
+#: Seconds between two looks at batches that other live drivers hold (several drivers).
+_WAIT_S = 0.5
+
+#: The Optuna mirror is synced at most this often during a sweep (and once at its end):
+#: each sync has a fixed cost of a few ms, so one per batch of fast trials was a large
+#: share of the driver's time.
+MIRROR_EVERY_S = 0.25
 
 
 @dataclass
@@ -53,6 +77,12 @@ class SweepReport:
     ask_s: float = 0.0
     evaluate_s: float = 0.0
     store_s: float = 0.0
+    #: CPU seconds of the worker processes from their first trial to their last, the
+    #: part inside ``run_backtest``, and the largest peak RSS of one worker process in
+    #: MiB (loky; 0 where not known).
+    worker_cpu_s: float = 0.0
+    worker_engine_cpu_s: float = 0.0
+    worker_peak_rss_mb: float = 0.0
 
     @property
     def trials_per_s(self) -> float:
@@ -86,27 +116,31 @@ def _open_study(
             engine_version: str | None = bt.__engine_version__
         except ImportError:
             engine_version = None
-        return store.create_study(
-            name=spec.name,
-            run_mode=spec.run_mode,
-            seed=spec.seed,
-            n_trials=total,
-            batch_size=spec.batch_size,
-            objective=spec.objective,
-            direction=spec.direction,
-            constraints=dict(spec.constraints),
-            sampler=spec.sampler.to_dict(),
-            search_space=[p.to_dict() for p in spec.search_space],
-            fingerprint=spec.fingerprint(),
-            study_file=str(spec.file),
-            study_text=study_text,
-            base_config=spec.base_config,
-            engine_version=engine_version,
-        )
+        try:
+            return store.create_study(
+                name=spec.name,
+                run_mode=spec.run_mode,
+                seed=spec.seed,
+                n_trials=total,
+                batch_size=spec.batch_size,
+                objective=spec.objective,
+                direction=spec.direction,
+                constraints=dict(spec.constraints),
+                sampler=spec.sampler.to_dict(),
+                search_space=[p.to_dict() for p in spec.search_space],
+                fingerprint=spec.fingerprint(),
+                study_file=str(spec.file),
+                study_text=study_text,
+                base_config=spec.base_config,
+                engine_version=engine_version,
+            )
+        except StudyExists:
+            # Another driver created it a moment ago: join it as --resume does.
+            existing = store.require_study(spec.name)
     if not resume:
         raise BadInputError(
             f"{spec.file}: name: expected a new study name, {spec.name!r} already exists "
-            f"in {store.url} (use --resume to continue it)"
+            f"in {store.display_url} (use --resume to continue it)"
         )
     fingerprint = spec.fingerprint()
     changed = [k for k in fingerprint if existing.fingerprint.get(k) != fingerprint[k]]
@@ -151,37 +185,89 @@ def run_sweep(
 
     store = StudyStore(storage_url)
     try:
-        study = _open_study(store, spec, total, resume, study_text)
+        # A Dask cluster is reached and every worker checked (data files, engine build,
+        # one thread) before the study is created or changed: a cluster that cannot run
+        # the study stops the sweep here (exit 2).
+        files = [path for _, path in data_files(spec.base_config, spec.search_space)]
+        pool = make_pool(spec.backend, n_workers, spec.scheduler, files)
+        try:
+            study = _open_study(store, spec, total, resume, study_text)
+            lease = store.register_driver(study)
+        except BaseException:
+            pool.close()
+            raise
         store.sync_optuna(study)
-        report = SweepReport(study=study, workers=n_workers)
+        report = SweepReport(study=study, workers=getattr(pool, "workers", n_workers))
         trials = {t.number: t for t in store.trials(study)}
-        told = store.told_trials(study)
+        # One in-memory sampler study for the whole sweep, told batch by batch; it reads
+        # the results tables only to catch up (a resume, batches other drivers told).
+        asker = BatchAsker(
+            sampler=spec.sampler,
+            space=spec.search_space,
+            direction=spec.direction,
+            study_seed=spec.seed,
+            load_history=lambda numbers: store.told_trials(study, numbers),
+        )
         best = _best_score(trials.values(), study.constraints)
         done = sum(1 for t in trials.values() if t.finished and t.number < total)
         failed = sum(1 for t in trials.values() if t.state == "FAIL" and t.number < total)
         progress.start(study.name, total, done, failed, best)
-        pool = make_pool(spec.backend, n_workers, spec.scheduler)
         crash_dir = tempfile.mkdtemp(prefix="omega-optimizer-")
-        # The Optuna mirror of batch b is written by a background thread while the
-        # workers run batch b+1 (after its RUNNING rows are committed and before its results
-        # are, so the two never wait for each other's SQLite write lock). The sampler's
-        # history comes from the project's tables, so the mirror may lag by one batch;
-        # sync_optuna repairs it after a kill.
+        # The Optuna mirror is written by a background thread while the workers run a
+        # batch: one sync at a time, at most every MIRROR_EVERY_S, each adding every trial
+        # told since the last one (a slow sync makes the next one larger, never the sweep
+        # slower). Its writes and the driver's batch transactions take WRITE_LOCK in turn
+        # instead of waiting for SQLite's write lock. The sampler's history never comes
+        # from the mirror, so it may lag by a few batches; sync_optuna repairs it after a
+        # kill.
         mirror = ThreadPoolExecutor(max_workers=1, thread_name_prefix="omega-optuna-mirror")
+        mirrored: Future[None] | None = None
+        mirrored_at = -math.inf
         started = time.perf_counter()
+        # A history-free sampler (random) in dev mode on a single-driver storage runs one
+        # batch ahead: batch b+1 is asked and handed to the workers while batch b runs,
+        # before b+1 is claimed (its RUNNING rows are committed when its turn comes and
+        # the scan confirms it; a dev trial's seed and config are fixed, so the rows are
+        # the same either way). The workers then never wait for the driver's bookkeeping.
+        run_ahead = (
+            asker.history_free
+            and spec.run_mode == "dev"
+            and not store.shared
+            and isinstance(pool, LokyPool)
+        )
+        ahead: _Ahead | None = None
         try:
-            for batch in range(math.ceil(total / study.batch_size)):
-                numbers = list(
-                    range(batch * study.batch_size, min((batch + 1) * study.batch_size, total))
-                )
-                rows = [trials.get(n) for n in numbers]
-                if all(r is not None and r.finished for r in rows):
-                    continue
-                history = [told[n] for n in sorted(told) if n < numbers[0]]
+            first = 0  # every batch below it is finished
+            while True:
                 phase = time.perf_counter()
-                tasks = _prepare_batch(
-                    store, spec, study, batch, numbers, rows, history, crash_dir, faults
-                )
+                scan = store.next_batch(study, total, lease, first)
+                first, plan = scan.first, scan.plan
+                if plan is None:
+                    if not scan.busy:
+                        break
+                    # Live drivers hold the batches left: wait for them to finish (or to
+                    # die: their batches are then taken over here).
+                    if stop():
+                        raise Interrupted("interrupted")
+                    time.sleep(_WAIT_S)
+                    continue
+                started_run: StartedRun | None = None
+                if ahead is not None and ahead.plan == plan:
+                    with WRITE_LOCK:
+                        claimed = store.claim_batch(study, plan, lease, ahead.new, [])
+                    tasks, started_run = (ahead.tasks, ahead.run) if claimed else (None, None)
+                    if not claimed:
+                        asker.discard()
+                else:
+                    if ahead is not None:  # a wrong guess: its trials ran for nothing
+                        asker.discard()
+                    tasks = _prepare_batch(
+                        store, spec, study, plan, asker, lease, crash_dir, faults
+                    )
+                ahead = None
+                if tasks is None:  # another driver claimed it first: look again
+                    report.ask_s += time.perf_counter() - phase
+                    continue
 
                 def on_outcome(outcome: TrialOutcome) -> None:
                     nonlocal best
@@ -192,33 +278,57 @@ def run_sweep(
                             best = float(score)
                     progress.trial_done(not outcome.ok, best)
 
-                mirrored = mirror.submit(store.sync_optuna, study)
+                if (mirrored is None or mirrored.done()) and (
+                    time.perf_counter() - mirrored_at >= MIRROR_EVERY_S
+                ):
+                    if mirrored is not None:
+                        mirrored.result()  # raises what the last sync raised
+                    mirrored = mirror.submit(store.sync_optuna, study)
+                    mirrored_at = time.perf_counter()
+                if run_ahead:
+                    assert isinstance(pool, LokyPool)
+                    if started_run is None:
+                        started_run = pool.start(tasks)
+                    ahead = _ask_ahead(spec, plan, total, asker, pool, crash_dir, faults)
                 report.ask_s += time.perf_counter() - phase
                 phase = time.perf_counter()
                 try:
-                    outcomes = pool.run(tasks, stop, on_outcome)
+                    if started_run is not None:
+                        assert isinstance(pool, LokyPool)
+                        outcomes = pool.finish(started_run, stop, on_outcome)
+                    else:
+                        outcomes = pool.run(tasks, stop, on_outcome)
                 except BaseException:
-                    with contextlib.suppress(Exception):
-                        mirrored.result()
-                    store.mark_waiting(study, [t.number for t in tasks])
+                    with WRITE_LOCK:
+                        store.mark_waiting(study, [t.number for t in tasks], lease, plan.batch)
                     raise
-                mirrored.result()
                 report.evaluate_s += time.perf_counter() - phase
                 phase = time.perf_counter()
                 results = [outcomes[t.number] for t in tasks]
-                store.finish_batch(study, results)
-                told.update(store.told_trials(study, [o.number for o in results]))
+                with WRITE_LOCK:
+                    finished = store.finish_batch(study, results, lease, plan.batch)
+                if not finished:
+                    # Presumed dead (no heartbeat for LEASE_S), this driver lost the batch
+                    # to another one, which runs it again: these results are dropped.
+                    report.store_s += time.perf_counter() - phase
+                    continue
+                _tell(asker, plan, outcomes, study.objective)
                 report.store_s += time.perf_counter() - phase
                 progress.batch_done()
                 report.ran += len(results)
                 report.failed += sum(1 for o in results if not o.ok)
                 report.engine_s += sum(o.engine_s for o in results)
                 report.trial_s += sum(o.duration_s for o in results)
+            if mirrored is not None:
+                mirrored.result()
             store.sync_optuna(study)
         finally:
             mirror.shutdown(wait=True)
             report.wall_s = time.perf_counter() - started
+            _worker_figures(report, pool)
             pool.close()
+            with contextlib.suppress(Exception):  # an unreachable database: the lease expires
+                store.release_driver(lease)
             progress.close()
             shutil.rmtree(crash_dir, ignore_errors=True)
         return report
@@ -226,33 +336,113 @@ def run_sweep(
         store.close()
 
 
+def _worker_figures(report: SweepReport, pool: object) -> None:
+    """Copies the worker processes' CPU time and peak RSS from a pool that counts them."""
+    cpu: dict[int, tuple[float, float]] = getattr(pool, "worker_cpu_s", {})
+    rss: dict[int, int] = getattr(pool, "worker_rss_kb", {})
+    report.worker_cpu_s = sum(end - start for start, end in cpu.values())
+    report.worker_engine_cpu_s = sum(getattr(pool, "worker_engine_cpu_s", {}).values())
+    report.worker_peak_rss_mb = max(rss.values(), default=0) / 1024
+
+
+def _tell(
+    asker: BatchAsker, plan: BatchPlan, outcomes: Mapping[int, TrialOutcome], objective: str
+) -> None:
+    """Tells the sampler study a stored batch in number order, each trial as the results
+    tables hold it (``StudyStore.told_trials``): COMPLETE with its objective value when
+    it completed with a finite one, else FAIL."""
+    for number, row in zip(plan.numbers, plan.rows, strict=True):
+        value: Any = None
+        if number in outcomes:
+            outcome = outcomes[number]
+            if outcome.ok and outcome.metrics is not None:
+                value = outcome.metrics.get(objective)
+        elif row is not None and row.state == "COMPLETE":  # told before this run
+            value = row.objective_value
+        value = None if value is None else float(value)
+        if value is not None and math.isfinite(value):
+            asker.tell(number, TrialState.COMPLETE, value)
+        else:
+            asker.tell(number, TrialState.FAIL, None)
+
+
+@dataclass
+class _Ahead:
+    """The next batch as the scan is expected to plan it, asked and started early."""
+
+    plan: BatchPlan
+    new: list[NewTrial]
+    tasks: list[TrialTask]
+    run: StartedRun
+
+
+def _ask_ahead(
+    spec: StudySpec,
+    plan: BatchPlan,
+    total: int,
+    asker: BatchAsker,
+    pool: LokyPool,
+    crash_dir: str,
+    faults: str | None,
+) -> _Ahead | None:
+    """Asks the batch after ``plan`` as the scan will plan it once ``plan`` is told (the
+    next numbers, never asked, after every trial below them) and hands it to the pool."""
+    start = (plan.batch + 1) * spec.batch_size
+    if start >= total:
+        return None
+    numbers = list(range(start, min(start + spec.batch_size, total)))
+    guess = BatchPlan(
+        batch=plan.batch + 1,
+        numbers=numbers,
+        rows=[None] * len(numbers),
+        history=[[0, start]],
+        has_row=False,
+        owner=None,
+    )
+    new, _, tasks = _ask_batch(spec, guess, asker, crash_dir, faults)
+    return _Ahead(plan=guess, new=new, tasks=tasks, run=pool.start(tasks))
+
+
 def _prepare_batch(
     store: StudyStore,
     spec: StudySpec,
     study: StudyRecord,
-    batch: int,
-    numbers: list[int],
-    rows: list[TrialRecord | None],
-    history: list[FrozenTrial],
+    plan: BatchPlan,
+    asker: BatchAsker,
+    lease: DriverLease,
     crash_dir: str,
     faults: str | None,
-) -> list[TrialTask]:
-    """Asks (or re-asks) a batch, records it RUNNING and returns its tasks."""
-    asked = ask_batch(
-        sampler=spec.sampler,
-        space=spec.search_space,
-        direction=spec.direction,
-        history=history,
-        study_seed=spec.seed,
-        batch=batch,
-        size=len(numbers),
-    )
+) -> list[TrialTask] | None:
+    """Asks (or re-asks) a batch, claims it RUNNING and returns its tasks.
+
+    Returns None when another driver claimed the batch first.
+    """
+    new, restart, tasks = _ask_batch(spec, plan, asker, crash_dir, faults)
+    with WRITE_LOCK:
+        claimed = store.claim_batch(study, plan, lease, new, restart)
+    return tasks if claimed else None
+
+
+def _ask_batch(
+    spec: StudySpec, plan: BatchPlan, asker: BatchAsker, crash_dir: str, faults: str | None
+) -> tuple[list[NewTrial], list[int], list[TrialTask]]:
+    """Asks (or re-asks) a batch; returns its new trials, the stored ones that run again,
+    and the tasks."""
+    batch, numbers, rows = plan.batch, plan.numbers, plan.rows
+    history = from_ranges(plan.history)
+    asked = asker.ask(batch, numbers, history)
     new: list[NewTrial] = []
     restart: list[int] = []
     tasks: list[TrialTask] = []
-    for number, row, ask in zip(numbers, rows, asked, strict=True):
-        if ask.number != number:
-            raise OptimizerError(f"trial {number}: the sampler study numbered it {ask.number}")
+    for index, (number, row, ask) in enumerate(zip(numbers, rows, asked, strict=True)):
+        # The sampler study holds the history, then the batch: one driver alone asks
+        # after every trial below the batch, so its numbers are ours; with several
+        # drivers the history may lack batches still running elsewhere.
+        if ask.number != len(history) + index:
+            raise OptimizerError(
+                f"trial {number}: the sampler study numbered it {ask.number}, expected "
+                f"{len(history) + index}"
+            )
         if row is not None:
             if spec.run_mode == "dev" and row.params != ask.params:
                 raise OptimizerError(
@@ -286,8 +476,7 @@ def _prepare_batch(
                 faults=faults,
             )
         )
-    store.begin_batch(study, new, restart)
-    return tasks
+    return new, restart, tasks
 
 
 def _best_score(trials: Iterable[TrialRecord], constraints: Mapping[str, float]) -> float | None:

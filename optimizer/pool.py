@@ -3,30 +3,48 @@
 The loky backend uses joblib's bundled loky executor directly (the same long-lived,
 reusable worker processes that ``joblib.Parallel(backend="loky")`` uses), because
 ``Parallel`` aborts the whole call when one worker dies. When a worker dies, loky fails
-every pending task; this module then sorts them out:
+every pending task; this module then sorts them out, with the crash file of each
+chunk (``trial N`` while trial N runs, then what faulthandler writes):
 
-* a task whose crash file says ``Timeout`` or ``Fatal Python error`` is the culprit and
-  is recorded as ``timeout`` or ``crash`` at once;
-* a task that had not started (no crash file) is innocent and runs again in parallel;
-* a task that was running (an empty crash file) runs again alone, so that a second death
-  names it (category ``crash``) and an innocent one simply succeeds.
+* the running trial, when faulthandler wrote ``Fatal Python error`` or (the ``SIGALRM``
+  watchdog) a bare traceback, is the culprit, recorded as ``crash`` or ``timeout`` at once;
+* the trials of a chunk that were not running (done, with their results lost, or not
+  started) are innocent and run again in parallel;
+* a trial that was running when its process died silently (SIGKILL, ``os._exit``, or
+  killed because another worker died) runs again alone, so that a second death names it
+  (category ``crash``) and an innocent one simply succeeds.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from joblib.externals.loky import get_reusable_executor
 from joblib.externals.loky.process_executor import BrokenProcessPool
 
-from optimizer.errors import Interrupted
-from optimizer.worker import TrialOutcome, TrialTask, evaluate, failed_outcome, worker_initializer
+from optimizer.dask_pool import DaskPool
+from optimizer.errors import BadInputError, Interrupted
+from optimizer.worker import (
+    ChunkResult,
+    TrialChunk,
+    TrialOutcome,
+    TrialTask,
+    evaluate_chunk,
+    failed_outcome,
+    outcome_of_text,
+    warm_up,
+    worker_initializer,
+)
 
-__all__ = ["DaskPool", "LokyPool", "TrialPool", "make_pool"]
+__all__ = ["DaskPool", "LokyPool", "StartedRun", "TrialPool", "make_pool"]
 
 #: Seconds an idle worker process waits for work before it exits.
 IDLE_TIMEOUT_S = 120
@@ -51,12 +69,37 @@ class TrialPool(Protocol):
         ...
 
 
+@dataclass
+class StartedRun:
+    """Trials handed to the loky workers: their engine configs and the pending chunks."""
+
+    tasks: list[TrialTask]
+    configs: dict[int, str | dict[str, Any]]
+    pending: dict[Future[ChunkResult], tuple[TrialChunk, list[TrialTask]]]
+
+
 class LokyPool:
-    """Trial pool on joblib's loky executor with ``workers`` long-lived processes."""
+    """Trial pool on joblib's loky executor with ``workers`` long-lived processes.
+
+    A batch goes out as at most ``workers`` chunks of consecutive trials (one message
+    each way per chunk, see :func:`optimizer.worker.evaluate_chunk`); the engine config
+    travels as JSON text and the engine's result text is parsed here.
+    """
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._last: Any = None
+        self._chunks = itertools.count()
+        #: Per worker pid: CPU seconds spent from its first chunk's start to its last
+        #: chunk's end (both counted in the worker), CPU seconds inside the engine, and
+        #: its peak RSS in KiB.
+        self.worker_cpu_s: dict[int, tuple[float, float]] = {}
+        self.worker_engine_cpu_s: dict[int, float] = {}
+        self.worker_rss_kb: dict[int, int] = {}
+        # Start the processes now: their start-up overlaps with the driver's own.
+        executor = self._executor()
+        for _ in range(workers):
+            executor.submit(warm_up)
 
     def _executor(self) -> Any:
         self._last = get_reusable_executor(
@@ -74,69 +117,128 @@ class LokyPool:
         on_outcome: Callable[[TrialOutcome], None],
     ) -> dict[int, TrialOutcome]:
         """Runs ``tasks`` in parallel, isolating the ones that were running when a worker died."""
+        return self.finish(self.start(tasks), stop, on_outcome)
+
+    def start(self, tasks: Sequence[TrialTask]) -> StartedRun:
+        """Hands ``tasks`` to the workers and returns at once; :meth:`finish` collects them.
+
+        Several started runs may be in flight; each is finished on its own.
+        """
+        configs = {t.number: _config_text(t.config) for t in tasks}
+        return StartedRun(list(tasks), configs, self._submit(list(tasks), configs))
+
+    def finish(
+        self,
+        started: StartedRun,
+        stop: Callable[[], bool],
+        on_outcome: Callable[[TrialOutcome], None],
+    ) -> dict[int, TrialOutcome]:
+        """Waits for a started run; returns its outcomes by trial number."""
         outcomes: dict[int, TrialOutcome] = {}
-        queue: list[tuple[list[TrialTask], bool]] = [(list(tasks), False)]
+        queue: list[tuple[list[TrialTask], bool]] = []
+        self._collect(started.pending, False, stop, on_outcome, outcomes, queue)
         while queue:
             group, isolated = queue.pop(0)
-            if isolated:
-                for task in group:
-                    self._round([task], True, stop, on_outcome, outcomes, queue)
-            else:
-                self._round(group, False, stop, on_outcome, outcomes, queue)
+            rounds = [[task] for task in group] if isolated else [group]
+            for tasks in rounds:
+                pending = self._submit(tasks, started.configs)
+                self._collect(pending, isolated, stop, on_outcome, outcomes, queue)
         return outcomes
 
-    def _round(
+    def _submit(
+        self, tasks: list[TrialTask], configs: dict[int, str | dict[str, Any]]
+    ) -> dict[Future[ChunkResult], tuple[TrialChunk, list[TrialTask]]]:
+        """Submits ``tasks`` as at most ``workers`` chunks of consecutive trials."""
+        executor = self._executor()
+        pending: dict[Future[ChunkResult], tuple[TrialChunk, list[TrialTask]]] = {}
+        size = math.ceil(len(tasks) / self.workers)
+        for at in range(0, len(tasks), size):
+            group = tasks[at : at + size]
+            first = group[0]
+            chunk = TrialChunk(
+                numbers=tuple(t.number for t in group),
+                configs=tuple(configs[t.number] for t in group),
+                timeout_s=first.timeout_s,
+                crash_dir=first.crash_dir,
+                chunk_id=next(self._chunks),
+                faults=first.faults,
+            )
+            try:
+                pending[executor.submit(evaluate_chunk, chunk)] = (chunk, group)
+            except BrokenProcessPool:
+                executor = self._executor()
+                pending[executor.submit(evaluate_chunk, chunk)] = (chunk, group)
+        return pending
+
+    def _collect(
         self,
-        tasks: list[TrialTask],
+        pending: dict[Future[ChunkResult], tuple[TrialChunk, list[TrialTask]]],
         isolated: bool,
         stop: Callable[[], bool],
         on_outcome: Callable[[TrialOutcome], None],
         outcomes: dict[int, TrialOutcome],
         queue: list[tuple[list[TrialTask], bool]],
     ) -> None:
-        executor = self._executor()
-        pending: dict[Future[TrialOutcome], TrialTask] = {}
-        for task in tasks:
-            try:
-                pending[executor.submit(evaluate, task)] = task
-            except BrokenProcessPool:
-                executor = self._executor()
-                pending[executor.submit(evaluate, task)] = task
-        broken: list[tuple[TrialTask, BaseException]] = []
+        """Waits for ``pending`` chunks; queues the trials of chunks whose worker died."""
+        broken: list[tuple[TrialChunk, list[TrialTask], BaseException]] = []
         while pending:
             done, _ = wait(list(pending), timeout=_POLL_S, return_when=FIRST_COMPLETED)
             if stop():
                 self.close()
                 raise Interrupted("interrupted")
             for future in done:
-                task = pending.pop(future)
+                chunk, group = pending.pop(future)
                 try:
-                    outcome = future.result()
+                    result = future.result()
                 except BrokenProcessPool as exc:
-                    broken.append((task, exc))
+                    broken.append((chunk, group, exc))
                     continue
                 except Exception as exc:
-                    outcome = failed_outcome(
-                        task.number, "exception", f"{type(exc).__name__}: {exc}"
-                    )
-                outcomes[task.number] = outcome
-                on_outcome(outcome)
+                    for task in group:
+                        outcome = failed_outcome(
+                            task.number, "exception", f"{type(exc).__name__}: {exc}"
+                        )
+                        outcomes[task.number] = outcome
+                        on_outcome(outcome)
+                    continue
+                self._account(result)
+                for number, text, engine_s, duration_s in result.results:
+                    outcome = outcome_of_text(number, text, engine_s, duration_s, result.pid)
+                    outcomes[number] = outcome
+                    on_outcome(outcome)
         not_started: list[TrialTask] = []
         running: list[TrialTask] = []
-        for task, error in broken:
-            verdict = _crash_verdict(task, error, isolated)
-            if verdict is not None:
-                outcomes[task.number] = verdict
-                on_outcome(verdict)
-            elif task.crash_file.exists():
-                running.append(task)
-            else:
-                not_started.append(task)
-            task.crash_file.unlink(missing_ok=True)
+        files = _crash_files(broken[0][0].crash_dir) if broken else {}
+        for chunk, group, error in broken:
+            # The dead worker's crash file names the chunk's trial that was running, if
+            # any; the others had finished (their results were lost with the process)
+            # or had not started: both are innocent and run again.
+            path, culprit, text = files.get(chunk.chunk_id, (None, None, ""))
+            for task in group:
+                if task.number != culprit:
+                    not_started.append(task)
+                    continue
+                verdict = _crash_verdict(task, text, error, isolated)
+                if verdict is not None:
+                    outcomes[task.number] = verdict
+                    on_outcome(verdict)
+                else:
+                    running.append(task)
+            if path is not None:
+                path.unlink(missing_ok=True)
         if running:
             queue.append((running, True))
         if not_started:
             queue.append((not_started, False))
+
+    def _account(self, result: ChunkResult) -> None:
+        """Adds a chunk's CPU time and peak RSS to the per-worker figures."""
+        first, _ = self.worker_cpu_s.get(result.pid, (result.cpu_start_s, 0.0))
+        self.worker_cpu_s[result.pid] = (first, result.cpu_end_s)
+        engine = self.worker_engine_cpu_s.get(result.pid, 0.0)
+        self.worker_engine_cpu_s[result.pid] = engine + result.engine_cpu_s
+        rss = self.worker_rss_kb.get(result.pid, 0)
+        self.worker_rss_kb[result.pid] = max(rss, result.max_rss_kb)
 
     def close(self) -> None:
         """Kills the worker processes now (they are started again on the next run)."""
@@ -145,21 +247,48 @@ class LokyPool:
             self._last = None
 
 
-def _crash_verdict(task: TrialTask, exc: BaseException, isolated: bool) -> TrialOutcome | None:
-    """Returns the failed outcome of a task whose worker died, or None if not yet known."""
+def _config_text(config: dict[str, Any]) -> str | dict[str, Any]:
+    """Returns the engine config as JSON text, or the dict when it has none (the worker's
+    ``bt.run_backtest`` then reports the ``config`` error)."""
+    import bt
+
     try:
-        text = task.crash_file.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        text = ""
+        return bt.to_json(config)
+    except bt.ConfigError:
+        return config
+
+
+def _crash_files(crash_dir: str) -> dict[int, tuple[Path, int, str]]:
+    """Returns, per chunk id, the worker crash file that names a running trial of it:
+    the file, the trial number and what faulthandler wrote after that line."""
+    found: dict[int, tuple[Path, int, str]] = {}
+    for path in Path(crash_dir).glob("worker-*.log"):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        head, _, rest = text.partition("\n")
+        match = re.fullmatch(r"chunk (\d+) trial (\d+)", head.strip())
+        if match:
+            found[int(match.group(1))] = (path, int(match.group(2)), rest)
+    return found
+
+
+def _crash_verdict(
+    task: TrialTask, text: str, exc: BaseException, isolated: bool
+) -> TrialOutcome | None:
+    """Returns the failed outcome of the trial that was running when its worker died
+    (``text``: what faulthandler wrote), or None if not yet known."""
     first = text.strip().splitlines()[0] if text.strip() else ""
-    if first.startswith("Timeout"):
+    if "Fatal Python error" in first:
+        return failed_outcome(task.number, "crash", f"worker process crashed: {first}")
+    if first:
+        # A bare traceback dump: only the SIGALRM watchdog writes one.
         return failed_outcome(
             task.number,
             "timeout",
             f"trial exceeded trial_timeout_s={task.timeout_s:g} s and was killed",
         )
-    if "Fatal Python error" in first:
-        return failed_outcome(task.number, "crash", f"worker process crashed: {first}")
     if isolated:
         codes = re.search(r"exit codes of the workers are \{([^}]*)\}", str(exc))
         how = f" (exit code {codes.group(1)})" if codes else ""
@@ -167,50 +296,20 @@ def _crash_verdict(task: TrialTask, exc: BaseException, isolated: bool) -> Trial
     return None
 
 
-class DaskPool:
-    """Trial pool on an existing Dask cluster (``backend: dask``)."""
+def make_pool(
+    backend: str, workers: int, scheduler: str | None, files: Sequence[str] = ()
+) -> TrialPool:
+    """Returns the pool for ``backend`` (``loky`` or ``dask``).
 
-    def __init__(self, scheduler: str) -> None:
-        from distributed import Client
-
-        self.client = Client(scheduler)
-
-    def run(
-        self,
-        tasks: Sequence[TrialTask],
-        stop: Callable[[], bool],
-        on_outcome: Callable[[TrialOutcome], None],
-    ) -> dict[int, TrialOutcome]:
-        """Runs ``tasks`` on the cluster; a task whose worker died is recorded as ``crash``."""
-        pending = {self.client.submit(evaluate, t, pure=False): t for t in tasks}
-        outcomes: dict[int, TrialOutcome] = {}
-        while pending:
-            for future in [f for f in pending if f.done()]:
-                task = pending.pop(future)
-                try:
-                    outcome = future.result()
-                except Exception as exc:
-                    outcome = failed_outcome(task.number, "crash", f"{type(exc).__name__}: {exc}")
-                outcomes[task.number] = outcome
-                on_outcome(outcome)
-            if stop():
-                for future in pending:
-                    future.cancel()
-                raise Interrupted("interrupted")
-            if pending:
-                import time
-
-                time.sleep(_POLL_S)
-        return outcomes
-
-    def close(self) -> None:
-        """Disconnects from the cluster."""
-        self.client.close()
-
-
-def make_pool(backend: str, workers: int, scheduler: str | None) -> TrialPool:
-    """Returns the pool for ``backend`` (``loky`` or ``dask``)."""
+    For ``dask``, ``scheduler`` is the scheduler's address and ``files`` the data files
+    that every worker must be able to read: the pool checks them before it returns, so
+    a misconfigured cluster stops the sweep before its first batch.
+    """
     if backend == "dask":
-        assert scheduler is not None
-        return DaskPool(scheduler)
+        if not scheduler:
+            raise BadInputError(
+                "backend dask: expected a scheduler address such as tcp://host:8786 "
+                "(the study file's scheduler key or --scheduler)"
+            )
+        return DaskPool(scheduler, files)
     return LokyPool(workers)

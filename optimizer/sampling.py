@@ -6,14 +6,28 @@ order, with the sampler's system attributes) and a fresh sampler seeded with
 ``sampler_seed(study.seed, b)``; then the batch's trials are asked one after another.
 Nothing depends on timing or on how many workers evaluate the batch, and a resumed
 sweep asks exactly the same trials as an uninterrupted one.
+
+:func:`ask_batch` is that definition, written out. :class:`BatchAsker` is what the
+driver uses: it gives the same trials without rebuilding the study every batch (which
+copied the whole history each time, quadratic in the number of trials). It keeps one
+in-memory study for the whole sweep, asks each batch in it with a fresh sampler seeded
+as above, and turns the asked trials into told ones in place (state, value, and the
+system attributes as their JSON round trip through the results tables gives them), so
+the sampler sees what a study rebuilt from the results tables would hold. It rebuilds
+from the results tables only when its study is not exactly "every trial below the
+batch, told" (the first batch of a resumed sweep, a skipped finished batch), and for
+samplers that keep state in the study itself (NSGA-II caches its parent populations in
+the study's system attributes, so it gets a fresh study per batch, from an in-memory
+history).
 """
 
 from __future__ import annotations
 
+import json
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -23,7 +37,7 @@ from optimizer.search_space import ParamSpec
 from optimizer.seeds import sampler_seed
 from optimizer.study_file import SamplerSpec
 
-__all__ = ["AskedTrial", "ask_batch"]
+__all__ = ["HISTORY_FREE_SAMPLERS", "AskedTrial", "BatchAsker", "ask_batch"]
 
 
 @dataclass(frozen=True)
@@ -89,3 +103,185 @@ def _ask(
         AskedTrial(number=t.number, params=dict(t.params), sampler_attrs=dict(t.system_attrs))
         for t in sorted(asked, key=lambda t: t.number)
     ]
+
+
+#: Samplers whose suggestions do not depend on the told history (only on their seed and
+#: the order of the calls), so the driver may ask batch b+1 before batch b is told.
+HISTORY_FREE_SAMPLERS = frozenset({"random"})
+
+#: Samplers that keep state in the study's own system attributes: they get a fresh
+#: study per batch, as :func:`ask_batch` does (NSGA-II caches parent populations there).
+_FRESH_STUDY_SAMPLERS = frozenset({"nsga2"})
+
+#: Returns the told trials among the given numbers, by number, as the results tables
+#: hold them (``StudyStore.told_trials``).
+HistoryLoader = Callable[[Sequence[int]], Mapping[int, FrozenTrial]]
+
+
+def _json_round_trip(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """Returns ``attrs`` as the results tables give them back (a JSON column)."""
+    return {key: json.loads(json.dumps(value)) for key, value in attrs.items()}
+
+
+class BatchAsker:
+    """Asks the batches of one sweep from a long-lived in-memory Optuna study.
+
+    ``ask(batch, numbers, history)`` returns exactly what :func:`ask_batch` returns when
+    given the told trials numbered ``history`` (in number order) as its history, and
+    ``tell`` records the outcome of an asked trial. ``load_history`` reads told trials
+    from the results tables; it is called only when the study held here is not already
+    that history (the first batch of a sweep that resumes or extends a study, a batch
+    that another driver told) and, for samplers in ``_FRESH_STUDY_SAMPLERS``, when the
+    in-memory history is not the one asked for.
+    """
+
+    def __init__(
+        self,
+        *,
+        sampler: SamplerSpec,
+        space: Sequence[ParamSpec],
+        direction: str,
+        study_seed: int | None,
+        load_history: HistoryLoader,
+    ) -> None:
+        self._spec = sampler
+        self._space = tuple(space)
+        self._direction: Literal["minimize", "maximize"] = (
+            "minimize" if direction == "minimize" else "maximize"
+        )
+        self._study_seed = study_seed
+        self._load_history = load_history
+        self._distributions = {p.path: p.distribution() for p in space}
+        self._study: optuna.Study | None = None
+        #: Our trial number of each trial in the study, in the study's order.
+        self._numbers: list[int] = []
+        #: Asked, not yet told: our trial number -> the in-memory trial id.
+        self._open: dict[int, int] = {}
+        #: The told trials of ``_numbers`` (fresh-study samplers only).
+        self._history: list[FrozenTrial] = []
+
+    @property
+    def history_free(self) -> bool:
+        """Tells whether a batch may be asked before the previous one is told."""
+        return self._spec.name in HISTORY_FREE_SAMPLERS
+
+    def ask(self, batch: int, numbers: Sequence[int], history: Sequence[int]) -> list[AskedTrial]:
+        """Returns the trials of batch ``batch`` (one per entry of ``numbers``, our trial
+        numbers) asked after the told trials numbered ``history``.
+
+        ``AskedTrial.number`` is the number Optuna gave the trial, as in :func:`ask_batch`.
+        """
+        seed: int | None = None
+        if self._study_seed is not None:
+            seed = sampler_seed(self._study_seed, 0 if self._spec.name == "grid" else batch)
+        verbosity = optuna.logging.get_verbosity()
+        if verbosity < optuna.logging.WARNING:  # no "new study in memory" lines
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            with warnings.catch_warnings():
+                # As in _ask: Optuna's experimental flags on validated options are fine.
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                study = self._study_for(sorted(history))
+                study.sampler = make_sampler(self._spec, seed, self._space)
+                ids = [
+                    study.ask(fixed_distributions=self._distributions)._trial_id for _ in numbers
+                ]
+        finally:
+            if verbosity < optuna.logging.WARNING:
+                optuna.logging.set_verbosity(verbosity)
+        asked = []
+        for number, trial_id in zip(numbers, ids, strict=True):
+            trial = study._storage.get_trial(trial_id)
+            self._numbers.append(number)
+            self._open[number] = trial_id
+            asked.append(
+                AskedTrial(
+                    number=trial.number,
+                    params=dict(trial.params),
+                    sampler_attrs=dict(trial.system_attrs),
+                )
+            )
+        return asked
+
+    def tell(self, number: int, state: TrialState, value: float | None) -> None:
+        """Records the outcome of asked trial ``number``: COMPLETE with ``value``, or FAIL.
+
+        The trial becomes what the results tables give back for it: the same state and
+        value, and its system attributes after a JSON round trip. (Samplers read a told
+        trial's number, state, values, params, distributions and system attributes;
+        its user attributes and times, which differ, are not read.)
+        """
+        assert self._study is not None
+        storage = self._study._storage
+        trial_id = self._open.pop(number)
+        attrs = storage.get_trial(trial_id).system_attrs
+        for key, stored in _json_round_trip(attrs).items():
+            if type(stored) is not type(attrs[key]) or stored != attrs[key]:
+                storage.set_trial_system_attr(trial_id, key, stored)
+        values = [value] if state == TrialState.COMPLETE and value is not None else None
+        storage.set_trial_state_values(trial_id, state, values)
+        if self._spec.name in _FRESH_STUDY_SAMPLERS:
+            trial = storage.get_trial(trial_id)
+            self._history.append(
+                optuna.trial.create_trial(
+                    state=trial.state,
+                    values=trial.values,
+                    params=dict(trial.params),
+                    distributions=dict(trial.distributions),
+                    system_attrs=dict(trial.system_attrs),
+                )
+            )
+
+    def discard(self) -> None:
+        """Forgets the study (asked trials that will never be told): the next ask
+        rebuilds it from the results tables."""
+        self._study = None
+        self._numbers = []
+        self._open = {}
+        self._history = []
+
+    def _study_for(self, history: list[int]) -> optuna.Study:
+        """Returns a study that holds the told trials ``history`` in number order (and,
+        for a history-free sampler, may hold asked trials not told yet after them)."""
+        if self._spec.name in _FRESH_STUDY_SAMPLERS:
+            if self._open or self._numbers != history:
+                self._numbers, self._history = self._loaded(history)
+            self._open = {}
+            self._study = self._fresh(self._history)
+            return self._study
+        study = self._study
+        if study is not None and self.history_free and len(self._numbers) == len(history):
+            # Its suggestions ignore the trials; Optuna numbers the next one as ask_batch
+            # would. (So the next batch may be asked before this one is told.)
+            return study
+        if study is not None:
+            told = [n for n in self._numbers if n not in self._open]
+            if not self._open and told == history:
+                return study
+            have = len(self._numbers)
+            if not self._open and self._numbers == history[:have]:
+                numbers, missing = self._loaded(history[have:])
+                if len(missing) == len(history) - have:
+                    study.add_trials(missing)
+                    self._numbers.extend(numbers)
+                    return study
+        self._numbers, loaded = self._loaded(history)
+        self._open = {}
+        self._study = self._fresh(loaded)
+        return self._study
+
+    def _loaded(self, numbers: Sequence[int]) -> tuple[list[int], list[FrozenTrial]]:
+        """Returns the told trials among ``numbers`` from the results tables, in order,
+        and their numbers."""
+        told = self._load_history(numbers) if numbers else {}
+        found = [n for n in numbers if n in told]
+        return found, [told[n] for n in found]
+
+    def _fresh(self, history: Sequence[FrozenTrial]) -> optuna.Study:
+        study = optuna.create_study(
+            storage=optuna.storages.InMemoryStorage(),
+            sampler=optuna.samplers.RandomSampler(seed=0),  # replaced before every ask
+            direction=self._direction,
+        )
+        study.add_trials(history)
+        return study

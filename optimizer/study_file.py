@@ -31,6 +31,8 @@ __all__ = [
     "SAMPLER_OPTIONS",
     "SamplerSpec",
     "StudySpec",
+    "data_files",
+    "is_scheduler_address",
     "load_study_file",
     "read_study_header",
 ]
@@ -62,6 +64,17 @@ _TOP_KEYS = (
 )
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+#: A Dask scheduler address: ``[tcp|tls|ws|wss|ucx://]host:port`` (IPv6 in brackets).
+_SCHEDULER_RE = re.compile(
+    r"^(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):[0-9]{1,5}$"
+)
+
+
+def is_scheduler_address(value: object) -> bool:
+    """Tells whether ``value`` is a Dask scheduler address such as ``tcp://host:8786``."""
+    return isinstance(value, str) and bool(_SCHEDULER_RE.match(value))
+
 
 # Each sampler's accepted options: name -> (kind, expectation). Kinds: "int>=N",
 # "prob" (a float in [0, 1]), "prob|null", "pos" (a float > 0), "bool".
@@ -215,8 +228,11 @@ def load_study_file(path: str | os.PathLike[str]) -> StudySpec:
         raise StudyFileError(fname, "backend", "loky or dask", backend)
     scheduler = data.get("scheduler")
     if backend == "dask":
-        if not isinstance(scheduler, str) or not scheduler:
-            raise StudyFileError(fname, "scheduler", "a Dask scheduler address (backend dask)")
+        # Without a scheduler key, `sweep --scheduler ADDRESS` names it (checked there).
+        if scheduler is not None and not is_scheduler_address(scheduler):
+            raise StudyFileError(
+                fname, "scheduler", "a Dask scheduler address such as tcp://host:8786", scheduler
+            )
         if importlib.util.find_spec("distributed") is None:
             raise StudyFileError(fname, "backend", "loky (dask needs the 'distributed' package)")
     elif scheduler is not None:
@@ -400,24 +416,39 @@ def _possible_values(base: dict[str, Any], space: Iterable[ParamSpec], path: str
     return [get_path(base, path)[1]]
 
 
+def data_files(base: dict[str, Any], space: Iterable[ParamSpec]) -> list[tuple[str, str]]:
+    """Returns ``(key, path)`` for every file a trial may read, ``key`` as messages name it.
+
+    The bid/ask Parquet files of every possible symbol and primary timeframe (plus D1
+    when the trend filter may be on), then the cost and news files. ``backend: dask``
+    checks the same list on every worker (docs/scaling.md).
+    """
+    space = tuple(space)
+    files: list[tuple[str, str]] = []
+    data = base.get("data")
+    if isinstance(data, dict) and isinstance(data.get("dir"), str):
+        symbols = _possible_values(base, space, "symbol")
+        tfs = set(_possible_values(base, space, "data.primary_tf"))
+        if "trend" in _possible_values(base, space, "strategy.params.htf_filter"):
+            tfs.add("D1")
+        for symbol in symbols:
+            for tf in sorted(tfs, key=str):
+                for side in ("BID", "ASK"):
+                    file = Path(data["dir"]) / f"{symbol}_{tf}_{side}.parquet"
+                    files.append(("base_config: data.dir", str(file)))
+    for dotted in ("costs.symbol_specs", "costs.execution_costs", "news.file"):
+        found, value = get_path(base, dotted)
+        if found and isinstance(value, str):
+            files.append((f"base_config: {dotted}", value))
+    return files
+
+
 def _check_data_files(fname: str, base: dict[str, Any], space: tuple[ParamSpec, ...]) -> None:
     """Checks that every file a trial may read exists: bid/ask Parquet, D1 for trend, costs."""
     data = base.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("dir"), str):
         raise StudyFileError(fname, "base_config", "a config with data.dir (ENGINE §0)")
-    symbols = _possible_values(base, space, "symbol")
-    tfs = set(_possible_values(base, space, "data.primary_tf"))
-    if "trend" in _possible_values(base, space, "strategy.params.htf_filter"):
-        tfs.add("D1")
-    for symbol in symbols:
-        for tf in sorted(tfs, key=str):
-            for side in ("BID", "ASK"):
-                file = Path(data["dir"]) / f"{symbol}_{tf}_{side}.parquet"
-                if not file.is_file():
-                    raise StudyFileError(
-                        fname, "base_config: data.dir", "an existing data file", str(file)
-                    )
-    for dotted in ("costs.symbol_specs", "costs.execution_costs", "news.file"):
-        found, value = get_path(base, dotted)
-        if found and isinstance(value, str) and not Path(value).is_file():
-            raise StudyFileError(fname, f"base_config: {dotted}", "an existing file", value)
+    for key, path in data_files(base, space):
+        if not Path(path).is_file():
+            expected = "an existing data file" if key.endswith("data.dir") else "an existing file"
+            raise StudyFileError(fname, key, expected, path)

@@ -8,6 +8,20 @@ the worker process when a trial outlives its timeout, even inside native code, a
 writes ``Timeout (...)!`` into the trial's crash file; a fatal signal (segfault) writes
 ``Fatal Python error: ...`` there. The driver reads that file to name the reason.
 
+The loky pool sends trials in chunks (:func:`evaluate_chunk`: several trials per
+message, all their results back in one), with the engine config as JSON text that the
+worker hands to ``omega_bt.run_backtest`` unchanged and whose result text the driver
+parses, so a worker does little besides running the engine. A worker process has one
+crash file, ``worker-PID.log`` in the sweep's crash folder: a fixed-size first line,
+``chunk C trial N`` while that trial runs and ``idle`` otherwise (overwritten in place,
+so the driver knows which trial was running when the process died), then whatever
+faulthandler writes. The watchdog is a
+per-process interval timer (``setitimer``): at the deadline ``SIGALRM`` makes
+faulthandler's C-level handler dump the tracebacks into the crash file, then the
+default action ends the process, even inside native code. (The per-trial
+``dump_traceback_later`` of :func:`evaluate` starts and joins a watchdog thread for
+every trial: 0.2 ms on an idle machine, several ms on a busy one.)
+
 Test-only fault injection: the driver copies the environment variable
 ``OMEGA_OPTIMIZER_FAULTS`` into each task. It is a comma-separated list of
 ``TRIAL:KIND`` items, ``TRIAL`` a trial number or ``*`` (every trial), ``KIND`` one of
@@ -20,6 +34,7 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import resource
 import signal
 import sys
 import threading
@@ -30,10 +45,16 @@ from typing import Any, TextIO
 
 __all__ = [
     "FAULTS_ENV",
+    "ChunkResult",
+    "TrialChunk",
     "TrialOutcome",
     "TrialTask",
+    "crash_file_of",
     "evaluate",
+    "evaluate_chunk",
     "failed_outcome",
+    "outcome_of_text",
+    "warm_up",
     "worker_initializer",
 ]
 
@@ -73,6 +94,38 @@ class TrialOutcome:
     engine_s: float = 0.0
     worker_pid: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrialChunk:
+    """Trials for one worker, run one after the other; their results come back together.
+
+    ``configs[i]`` is trial ``numbers[i]``'s engine config as JSON text (or, when it has
+    no JSON form, the dict, which ``bt.run_backtest`` then rejects as a ``config`` error).
+    """
+
+    numbers: tuple[int, ...]
+    configs: tuple[str | dict[str, Any], ...]
+    timeout_s: float | None
+    #: The sweep's crash folder and this chunk's id (unique in the sweep).
+    crash_dir: str
+    chunk_id: int
+    faults: str | None = None
+
+
+@dataclass
+class ChunkResult:
+    """What a worker sends back for a chunk: per trial ``(number, result, engine_s,
+    duration_s)``, ``result`` the engine's JSON text or a failed outcome; and the worker
+    process's pid, CPU time (before and after the chunk, and inside the engine calls)
+    and peak RSS."""
+
+    pid: int
+    results: list[tuple[int, str | TrialOutcome, float, float]]
+    cpu_start_s: float
+    cpu_end_s: float
+    engine_cpu_s: float
+    max_rss_kb: int
 
 
 def failed_outcome(number: int, category: str, message: str, **kwargs: Any) -> TrialOutcome:
@@ -135,6 +188,121 @@ def evaluate(task: TrialTask) -> TrialOutcome:
         crash_path.unlink(missing_ok=True)
     outcome.duration_s = time.perf_counter() - started
     outcome.engine_s = engine_s
+    outcome.worker_pid = pid
+    return outcome
+
+
+def warm_up() -> int:
+    """Imports the engine in a fresh worker process (sent once per worker when a pool
+    starts, so that the imports overlap with the driver's own start); returns the pid."""
+    import bt  # noqa: F401
+    import omega_bt  # noqa: F401
+
+    return os.getpid()
+
+
+def evaluate_chunk(chunk: TrialChunk) -> ChunkResult:
+    """Runs the trials of ``chunk`` in this process, in order (never raises for a run).
+
+    See the module docstring for the crash file and the ``SIGALRM`` watchdog.
+    """
+    import bt
+    import omega_bt
+
+    cpu_start = time.process_time()
+    pid = os.getpid()
+    results: list[tuple[int, str | TrialOutcome, float, float]] = []
+    fd = _crash_fd(chunk.crash_dir)
+    header = b"chunk %d trial %%d" % chunk.chunk_id
+    perf_counter, process_time = time.perf_counter, time.process_time
+    engine_cpu = 0.0
+    try:
+        for number, config in zip(chunk.numbers, chunk.configs, strict=True):
+            started = perf_counter()
+            os.pwrite(fd, (header % number).ljust(CRASH_HEADER_SIZE - 1) + b"\n", 0)
+            if chunk.timeout_s is not None:
+                signal.setitimer(signal.ITIMER_REAL, chunk.timeout_s)
+            engine_s = 0.0
+            result: str | TrialOutcome
+            try:
+                _apply_faults(chunk.faults, number)
+                if isinstance(config, str):
+                    engine_cpu -= process_time()
+                    engine_start = perf_counter()
+                    try:
+                        result = omega_bt.run_backtest(config)
+                    finally:
+                        engine_s = perf_counter() - engine_start
+                        engine_cpu += process_time()
+                else:
+                    result = _outcome_of(number, bt.run_backtest(config))
+            except bt.ConfigError as exc:
+                result = failed_outcome(number, "config", str(exc))
+            except bt.InternalError as exc:
+                result = failed_outcome(number, "internal", f"engine panic: {exc}")
+            except Exception as exc:
+                result = failed_outcome(number, "exception", f"{type(exc).__name__}: {exc}")
+            finally:
+                if chunk.timeout_s is not None:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+                os.pwrite(fd, _IDLE, 0)
+            results.append((number, result, engine_s, perf_counter() - started))
+    finally:
+        os.pwrite(fd, _IDLE, 0)
+    return ChunkResult(
+        pid=pid,
+        results=results,
+        cpu_start_s=cpu_start,
+        cpu_end_s=time.process_time(),
+        engine_cpu_s=engine_cpu,
+        max_rss_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    )
+
+
+#: This process's crash file: (crash folder, file descriptor), opened on first use.
+_CRASH: tuple[str, int] | None = None
+
+#: The size of a crash file's first line (``chunk C trial N`` or ``idle``, padded).
+CRASH_HEADER_SIZE = 64
+_IDLE = b"idle".ljust(CRASH_HEADER_SIZE - 1) + b"\n"
+
+
+def crash_file_of(crash_dir: str, pid: int) -> str:
+    """Returns the crash file of worker process ``pid`` in the sweep's crash folder."""
+    return os.path.join(crash_dir, f"worker-{pid}.log")
+
+
+def _crash_fd(crash_dir: str) -> int:
+    """Returns the descriptor of this process's crash file in ``crash_dir`` (opened, with
+    faulthandler writing there on fatal errors and on ``SIGALRM``, on first use)."""
+    global _CRASH
+    if _CRASH is not None and _CRASH[0] == crash_dir:
+        return _CRASH[1]
+    os.makedirs(crash_dir, exist_ok=True)
+    path = crash_file_of(crash_dir, os.getpid())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.pwrite(fd, _IDLE, 0)
+    os.lseek(fd, CRASH_HEADER_SIZE, os.SEEK_SET)  # faulthandler writes after the line
+    faulthandler.enable(file=fd)
+    faulthandler.register(signal.SIGALRM, file=fd, all_threads=True, chain=True)
+    if _CRASH is not None:
+        os.close(_CRASH[1])
+    _CRASH = (crash_dir, fd)
+    return fd
+
+
+def outcome_of_text(
+    number: int, result: str | TrialOutcome, engine_s: float, duration_s: float, pid: int
+) -> TrialOutcome:
+    """Returns the outcome of one entry of :class:`ChunkResult` (parsed in the driver)."""
+    if isinstance(result, str):
+        import json
+
+        outcome = _outcome_of(number, json.loads(result))
+    else:
+        outcome = result
+    outcome.engine_s = engine_s
+    outcome.duration_s = duration_s
     outcome.worker_pid = pid
     return outcome
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 import threading
@@ -15,7 +16,7 @@ from optimizer.driver import run_sweep
 from optimizer.errors import BadInputError, Interrupted
 from optimizer.progress import make_progress
 from optimizer.storage import StudyStore, resolve_storage
-from optimizer.study_file import load_study_file
+from optimizer.study_file import is_scheduler_address, load_study_file
 
 __all__ = ["SweepCommand"]
 
@@ -57,7 +58,7 @@ class SweepCommand(Command):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """Adds STUDY.yaml, --trials, --workers, --storage, --resume and --top."""
+        """Adds STUDY.yaml, --trials, --workers, --storage, --scheduler, --resume and --top."""
         parser.add_argument("study_file", metavar="STUDY.yaml", help="the study file")
         parser.add_argument(
             "--trials", type=_positive_int, metavar="N", help="trial budget (default: n_trials)"
@@ -67,7 +68,17 @@ class SweepCommand(Command):
         )
         add_storage_argument(parser)
         parser.add_argument(
-            "--resume", action="store_true", help="continue a study that exists in the storage"
+            "--scheduler",
+            metavar="ADDRESS",
+            help="run the trials on the Dask cluster whose scheduler listens at ADDRESS, "
+            "e.g. tcp://host:8786 (backend dask; overrides the study file's backend and "
+            "scheduler; see docs/scaling.md)",
+        )
+        parser.add_argument(
+            "--resume",
+            action="store_true",
+            help="continue a study that exists in the storage (also: join the drivers "
+            "already running it on a PostgreSQL storage)",
         )
         parser.add_argument(
             "--top", type=int, default=10, metavar="N", help="rows of the final table (default 10)"
@@ -78,6 +89,18 @@ class SweepCommand(Command):
         if args.top < 0:
             raise BadInputError(f"--top {args.top}: expected an integer >= 0")
         spec = load_study_file(args.study_file)
+        if args.scheduler is not None:
+            if not is_scheduler_address(args.scheduler):
+                raise BadInputError(
+                    f"--scheduler {args.scheduler}: expected a Dask scheduler address such as "
+                    "tcp://host:8786"
+                )
+            spec = dataclasses.replace(spec, backend="dask", scheduler=args.scheduler)
+        elif spec.backend == "dask" and spec.scheduler is None:
+            raise BadInputError(
+                f"{args.study_file}: scheduler: expected a Dask scheduler address such as "
+                "tcp://host:8786 for backend dask (the scheduler key or --scheduler)"
+            )
         text = Path(args.study_file).read_text(encoding="utf-8")
         url = resolve_storage(args.storage, spec.storage)
         flag = _StopFlag()

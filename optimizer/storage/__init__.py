@@ -3,12 +3,15 @@
 from optimizer.storage._engine import DEFAULT_STORAGE, resolve_storage
 from optimizer.storage._models import Base, StudyRow, TrialRow
 from optimizer.storage._records import NewTrial, StudyRecord, TrialRecord
-from optimizer.storage._store import StudyStore
+from optimizer.storage._store import BatchPlan, DriverLease, StudyExists, StudyStore
 
 __all__ = [
     "DEFAULT_STORAGE",
     "Base",
+    "BatchPlan",
+    "DriverLease",
     "NewTrial",
+    "StudyExists",
     "StudyRecord",
     "StudyRow",
     "StudyStore",

@@ -1,22 +1,31 @@
-"""Storage URLs and SQLAlchemy engines: the default file, SQLite pragmas, fork safety."""
+"""Storage URLs and SQLAlchemy engines: the default file, SQLite pragmas, fork safety,
+and what several drivers on one server need (a schema lock, the database's clock)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import event
+from sqlalchemy import Float, cast, event, func, literal, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.sql.elements import ColumnElement
 
 __all__ = [
     "DEFAULT_STORAGE",
     "SQLITE_BUSY_TIMEOUT_S",
+    "db_clock",
+    "display_url",
     "engine_kwargs",
+    "is_shared_storage",
     "make_engine",
     "resolve_storage",
+    "schema_lock",
 ]
 
 #: The storage of every command when neither ``--storage`` nor a study's ``storage`` is
@@ -93,3 +102,59 @@ def register_engine(engine: Engine) -> None:
         event.listen(engine, "connect", _sqlite_on_connect)
         engine.dispose()  # connections opened before the listener reconnect with it
     _ENGINES.add(engine)
+
+
+def display_url(url: str) -> str:
+    """Returns ``url`` with its password masked, for messages (never log a password)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def is_shared_storage(url: str) -> bool:
+    """Tells whether several drivers may run one study in ``url``: a database server
+    (PostgreSQL, MySQL), not a SQLite file (one driver per study there)."""
+    return make_url(url).get_backend_name() != "sqlite"
+
+
+#: The key of the PostgreSQL advisory lock that serializes schema creation ("omega-v2").
+_SCHEMA_LOCK_KEY = 0x6F6D656761_7632
+
+
+@contextlib.contextmanager
+def schema_lock(url: str) -> Iterator[None]:
+    """Holds a server-wide lock while tables are created, on PostgreSQL.
+
+    Two drivers that open a fresh PostgreSQL database at the same moment would both
+    run ``CREATE TABLE`` (Optuna's and ours) and one would fail on a duplicate; a
+    session-level advisory lock on its own connection serializes them. Elsewhere a no-op.
+    """
+    if make_url(url).get_backend_name() != "postgresql":
+        yield
+        return
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+                conn.commit()
+    finally:
+        engine.dispose()
+
+
+def db_clock(dialect: str) -> ColumnElement[float]:
+    """Returns a SQL expression for the database server's time in epoch seconds.
+
+    Driver heartbeats are written and compared with the server's clock, so the clocks of
+    the machines that run drivers never matter. Other backends use this process's clock.
+    """
+    if dialect == "postgresql":
+        return cast(func.extract("epoch", func.clock_timestamp()), Float)
+    if dialect == "sqlite":
+        return cast((func.julianday("now") - 2440587.5) * 86400.0, Float)
+    return literal(time.time(), Float)

@@ -7,13 +7,21 @@ After that transaction, the told trials are added to the Optuna study in trial-n
 order, each as one finished trial carrying the user attributes ``seed``,
 ``config_hash`` and every metric. :meth:`StudyStore.sync_optuna` repairs a mirror that
 a killed driver left behind, so Optuna's trial numbers always equal ours.
+
+Several drivers may share a study on a database server (see ``_drivers``): batches are
+claimed through ``omega_batches`` (unique per batch, conditional takeover), results are
+stored only while the batch is still the driver's, and the Optuna mirror is written
+under a lock on the study's row. On SQLite one driver runs a study at a time (a second
+one is refused while the first is alive).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import optuna
@@ -21,25 +29,81 @@ from optuna.distributions import BaseDistribution
 from optuna.storages import RDBStorage
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.exc import IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from optimizer.errors import BadInputError
 from optimizer.metrics import METRIC_KEYS, is_feasible
 from optimizer.search_space import ParamSpec
+from optimizer.storage._drivers import (
+    BatchRow,
+    DriverRow,
+    Heartbeat,
+    HostProcess,
+    from_ranges,
+    is_alive,
+    to_ranges,
+)
 from optimizer.storage._engine import (
+    db_clock,
+    display_url,
     engine_kwargs,
+    is_shared_storage,
     make_engine,
     prepare_sqlite_file,
     register_engine,
+    schema_lock,
 )
 from optimizer.storage._mirror import add_trials
 from optimizer.storage._models import Base, StudyRow, TrialRow
 from optimizer.storage._records import NewTrial, StudyRecord, TrialRecord
 from optimizer.worker import TrialOutcome
 
-__all__ = ["StudyStore"]
+__all__ = ["BatchPlan", "DriverLease", "StudyExists", "StudyStore"]
+
+_FINISHED = ("COMPLETE", "FAIL")
+
+
+class StudyExists(BadInputError):
+    """Another driver created the study between our check and our insert."""
+
+
+@dataclass
+class DriverLease:
+    """This driver's row in ``omega_drivers`` (and its heartbeat on a database server)."""
+
+    id: int
+    here: HostProcess
+    heartbeat: Heartbeat | None = None
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """A batch that this driver may claim: fresh, released, or left by a dead driver."""
+
+    batch: int
+    #: The batch's trial numbers below the budget.
+    numbers: list[int]
+    #: The stored row of each number, None where the trial was not asked yet.
+    rows: list[TrialRecord | None]
+    #: The told trial numbers the batch is asked after, as [low, high) ranges.
+    history: list[list[int]]
+    #: Whether an ``omega_batches`` row exists (then it is taken over, not inserted).
+    has_row: bool
+    #: The driver that holds the batch now (a dead one), or None.
+    owner: int | None
+
+
+@dataclass(frozen=True)
+class BatchScan:
+    """The next claimable batch (or None), and whether live drivers hold unfinished ones."""
+
+    plan: BatchPlan | None
+    busy: bool
+    #: Every batch below this one is finished (the next scan starts here).
+    first: int
 
 
 def _now() -> datetime:
@@ -57,22 +121,38 @@ class StudyStore:
 
     def __init__(self, url: str, *, must_exist: bool = False, bulk_mirror: bool = True) -> None:
         self.url = url
+        #: The URL for messages: the password masked.
+        self.display_url = display_url(url)
         #: Whether the Optuna mirror is written in one transaction per batch (see _mirror).
         self.bulk_mirror = bulk_mirror
         try:
             parsed = make_url(url)
         except Exception:
             raise BadInputError(f"--storage {url}: expected a SQLAlchemy URL") from None
+        #: Whether several drivers may run one study here (a database server, not SQLite).
+        self.shared = is_shared_storage(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             from pathlib import Path
 
             if must_exist and not Path(parsed.database).is_file():  # type: ignore[arg-type]
                 raise BadInputError(f"storage {url}: expected an existing database (no such file)")
             prepare_sqlite_file(url)
-        self.optuna = RDBStorage(url, engine_kwargs=engine_kwargs(url))
-        register_engine(self.optuna.engine)
-        self.engine = make_engine(url)
-        Base.metadata.create_all(self.engine)
+        try:
+            with schema_lock(url):
+                self.optuna = RDBStorage(url, engine_kwargs=engine_kwargs(url))
+                register_engine(self.optuna.engine)
+                self.engine = make_engine(url)
+                Base.metadata.create_all(self.engine)
+        except (ModuleNotFoundError, NoSuchModuleError) as exc:
+            raise BadInputError(
+                f"storage {self.display_url}: expected an installed database driver ({exc}); "
+                "for PostgreSQL use postgresql+psycopg://... with pip install 'psycopg[binary]'"
+            ) from None
+        except OperationalError as exc:
+            reason = " ".join(str(exc.orig or exc).split())[:300]
+            raise BadInputError(
+                f"storage {self.display_url}: expected a reachable database ({reason})"
+            ) from None
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self._optuna_counts: dict[int, int] = {}
 
@@ -94,7 +174,9 @@ class StudyStore:
         study = self.get_study(name)
         if study is None:
             names = ", ".join(s.name for s in self.list_studies()) or "none"
-            raise BadInputError(f"storage {self.url}: no study named {name!r} (studies: {names})")
+            raise BadInputError(
+                f"storage {self.display_url}: no study named {name!r} (studies: {names})"
+            )
         return study
 
     def list_studies(self) -> list[StudyRecord]:
@@ -132,20 +214,69 @@ class StudyStore:
         base_config: dict[str, Any],
         engine_version: str | None,
     ) -> StudyRecord:
-        """Creates the study in the project's tables and in Optuna's."""
+        """Creates the study in the project's tables and in Optuna's.
+
+        Raises :class:`StudyExists` when another driver created it at the same moment.
+        """
         optuna_direction = (
             StudyDirection.MAXIMIZE if direction == "maximize" else StudyDirection.MINIMIZE
         )
         try:
             study_id = self.optuna.get_study_id_from_name(name)
         except KeyError:
-            study_id = self.optuna.create_new_study([optuna_direction], study_name=name)
+            try:
+                study_id = self.optuna.create_new_study([optuna_direction], study_name=name)
+            except optuna.exceptions.DuplicatedStudyError:
+                raise StudyExists(f"study {name!r} was just created by another driver") from None
+        if self.get_study(name) is not None:
+            raise StudyExists(f"study {name!r} was just created by another driver")
         if self.optuna.get_all_trials(study_id, deepcopy=False):
             raise BadInputError(
-                f"storage {self.url}: an Optuna study named {name!r} exists that this "
+                f"storage {self.display_url}: an Optuna study named {name!r} exists that this "
                 "optimizer did not create; choose another name"
             )
-        self.optuna.set_study_user_attr(study_id, "omega_run_mode", run_mode)
+        try:
+            self.optuna.set_study_user_attr(study_id, "omega_run_mode", run_mode)
+            return self._insert_study(
+                name=name,
+                run_mode=run_mode,
+                seed=seed,
+                n_trials=n_trials,
+                batch_size=batch_size,
+                objective=objective,
+                direction=direction,
+                constraints=constraints,
+                sampler=sampler,
+                search_space=search_space,
+                fingerprint=fingerprint,
+                study_file=study_file,
+                study_text=study_text,
+                base_config=base_config,
+                engine_version=engine_version,
+            )
+        except IntegrityError:
+            # The unique study name (ours or Optuna's attribute key): another driver won.
+            raise StudyExists(f"study {name!r} was just created by another driver") from None
+
+    def _insert_study(
+        self,
+        *,
+        name: str,
+        run_mode: str,
+        seed: int | None,
+        n_trials: int,
+        batch_size: int,
+        objective: str,
+        direction: str,
+        constraints: dict[str, float],
+        sampler: dict[str, Any],
+        search_space: list[dict[str, Any]],
+        fingerprint: dict[str, Any],
+        study_file: str,
+        study_text: str,
+        base_config: dict[str, Any],
+        engine_version: str | None,
+    ) -> StudyRecord:
         with self._session.begin() as session:
             row = StudyRow(
                 name=name,
@@ -193,46 +324,100 @@ class StudyStore:
         """Records a batch as RUNNING in one transaction: new trials and re-run ones."""
         now = _now()
         with self._session.begin() as session:
-            if restart:
-                session.execute(
-                    update(TrialRow)
-                    .where(TrialRow.study_id == study.id, TrialRow.number.in_(list(restart)))
-                    .values(state="RUNNING")
-                )
-            for trial in new:
-                session.add(
-                    TrialRow(
-                        study_id=study.id,
-                        number=trial.number,
-                        batch=trial.batch,
-                        state="RUNNING",
-                        params=trial.params,
-                        sampler_attrs=trial.sampler_attrs,
-                        seed=trial.seed,
-                        config=trial.config,
-                        created_at=now,
-                    )
-                )
+            self._insert_running(session, study, new, restart, now)
 
-    def finish_batch(self, study: StudyRecord, outcomes: Sequence[TrialOutcome]) -> None:
-        """Records a batch's outcomes in one transaction (then call :meth:`sync_optuna`)."""
+    def _insert_running(
+        self,
+        session: Session,
+        study: StudyRecord,
+        new: Sequence[NewTrial],
+        restart: Sequence[int],
+        now: datetime,
+    ) -> None:
+        """Adds the RUNNING rows of ``new`` and sets ``restart`` RUNNING again."""
+        if restart:
+            session.execute(
+                update(TrialRow)
+                .where(TrialRow.study_id == study.id, TrialRow.number.in_(list(restart)))
+                .values(state="RUNNING")
+            )
+        if new:  # one multi-row INSERT (an ORM bulk insert: no unit of work per row)
+            session.execute(
+                insert(TrialRow),
+                [
+                    {
+                        "study_id": study.id,
+                        "number": trial.number,
+                        "batch": trial.batch,
+                        "state": "RUNNING",
+                        "params": trial.params,
+                        "sampler_attrs": trial.sampler_attrs,
+                        "seed": trial.seed,
+                        "config": trial.config,
+                        "created_at": now,
+                    }
+                    for trial in new
+                ],
+            )
+
+    def finish_batch(
+        self,
+        study: StudyRecord,
+        outcomes: Sequence[TrialOutcome],
+        lease: DriverLease | None = None,
+        batch: int | None = None,
+    ) -> bool:
+        """Records a batch's outcomes in one transaction (then call :meth:`sync_optuna`).
+
+        With ``lease`` and ``batch``, only while the batch is still this driver's (it is
+        released in the same transaction); returns False, storing nothing, when another
+        driver took it over (this one was presumed dead): a trial is never counted twice.
+        """
         now = _now()
         with self._session.begin() as session:
-            rows = {
-                r.number: r
-                for r in session.scalars(
-                    select(TrialRow).where(
+            if (
+                lease is not None
+                and batch is not None
+                and not self._release(session, study, batch, lease)
+            ):
+                return False
+            ids: dict[int, int] = {
+                number: row_id
+                for number, row_id in session.execute(
+                    select(TrialRow.number, TrialRow.id).where(
                         TrialRow.study_id == study.id,
                         TrialRow.number.in_([o.number for o in outcomes]),
                     )
                 )
             }
+            # An ORM bulk UPDATE by primary key (executemany), not a loaded row per trial.
+            changes = []
             for outcome in sorted(outcomes, key=lambda o: o.number):
-                _apply_outcome(rows[outcome.number], outcome, study, now)
+                change = SimpleNamespace(id=ids[outcome.number])
+                _apply_outcome(change, outcome, study, now)  # type: ignore[arg-type]
+                changes.append(vars(change))
+            session.execute(update(TrialRow), changes)
+        return True
 
-    def mark_waiting(self, study: StudyRecord, numbers: Sequence[int]) -> None:
-        """Sets unfinished trials back to WAITING (an interrupted batch; resumed later)."""
+    def mark_waiting(
+        self,
+        study: StudyRecord,
+        numbers: Sequence[int],
+        lease: DriverLease | None = None,
+        batch: int | None = None,
+    ) -> None:
+        """Sets unfinished trials back to WAITING (an interrupted batch; resumed later).
+
+        With ``lease`` and ``batch`` the batch is released too, and nothing changes when it
+        is no longer this driver's.
+        """
         with self._session.begin() as session:
+            if (
+                lease is not None
+                and batch is not None
+                and not self._release(session, study, batch, lease)
+            ):
+                return
             session.execute(
                 update(TrialRow)
                 .where(
@@ -243,10 +428,217 @@ class StudyStore:
                 .values(state="WAITING")
             )
 
+    # --- several drivers (see _drivers) -------------------------------------------
+
+    def _lock_study(self, session: Session, study: StudyRecord) -> None:
+        """Serializes the drivers of ``study`` until the transaction ends: a row lock on
+        a server, the write lock on SQLite (a no-op UPDATE takes both, portably)."""
+        session.execute(
+            update(StudyRow).where(StudyRow.id == study.id).values(n_trials=StudyRow.n_trials)
+        )
+
+    def register_driver(self, study: StudyRecord) -> DriverLease:
+        """Records this process as a driver of ``study`` and starts its heartbeat.
+
+        On SQLite, raises :class:`BadInputError` while another driver of the study is
+        alive (several drivers need a database server).
+        """
+        here = HostProcess.current()
+        with self._session.begin() as session:
+            self._lock_study(session, study)
+            now_s = float(session.scalar(select(db_clock(self.engine.dialect.name))) or 0.0)
+            others = session.scalars(
+                select(DriverRow).where(
+                    DriverRow.study_id == study.id, DriverRow.stopped.is_(False)
+                )
+            ).all()
+            live = [d for d in others if is_alive(d, now_s, here)]
+            for dead in others:
+                if dead not in live and dead.host == here.host:
+                    dead.stopped = True  # its pid is gone: certainly dead
+            if live and not self.shared:
+                first = live[0]
+                raise BadInputError(
+                    f"storage {self.display_url}: study {study.name!r} is being run by another "
+                    f"driver (pid {first.pid} on {first.host}); one driver per study on SQLite, "
+                    "several drivers need a PostgreSQL storage (docs/scaling.md)"
+                )
+            row = DriverRow(
+                study_id=study.id,
+                host=here.host,
+                pid=here.pid,
+                pid_start=here.pid_start,
+                started_s=now_s,
+                heartbeat_s=now_s,
+                stopped=False,
+            )
+            session.add(row)
+            session.flush()
+            driver_id = row.id
+        heartbeat = Heartbeat(self.engine, driver_id) if self.shared else None
+        return DriverLease(id=driver_id, here=here, heartbeat=heartbeat)
+
+    def release_driver(self, lease: DriverLease) -> None:
+        """Stops the heartbeat and marks this driver stopped (its batches are released)."""
+        if lease.heartbeat is not None:
+            lease.heartbeat.stop()
+        with self._session.begin() as session:
+            session.execute(update(DriverRow).where(DriverRow.id == lease.id).values(stopped=True))
+            session.execute(
+                update(BatchRow).where(BatchRow.driver_id == lease.id).values(driver_id=None)
+            )
+
+    def next_batch(
+        self, study: StudyRecord, total: int, lease: DriverLease, first: int = 0
+    ) -> BatchScan:
+        """Returns the lowest batch (from ``first``) that this driver may claim.
+
+        A batch is claimable when some of its trials below ``total`` are not finished
+        and no live driver holds it. Its ``history`` is the recorded one when it was
+        asked before (a batch asked before ``omega_batches`` existed: every trial below
+        it, the single-driver rule), else the trials told now that are numbered below it.
+        """
+        size = study.batch_size
+        batches = math.ceil(total / size)
+        with self._session() as session:
+            states = dict(
+                session.execute(
+                    select(TrialRow.number, TrialRow.state).where(
+                        TrialRow.study_id == study.id,
+                        TrialRow.number >= first * size,
+                        TrialRow.number < total,
+                    )
+                ).all()
+            )
+            asked = {
+                r.batch: r
+                for r in session.scalars(
+                    select(BatchRow).where(BatchRow.study_id == study.id, BatchRow.batch >= first)
+                )
+            }
+            owner_ids = {r.driver_id for r in asked.values() if r.driver_id is not None}
+            owners = {
+                d.id: d
+                for d in session.scalars(select(DriverRow).where(DriverRow.id.in_(owner_ids)))
+            }
+            now_s = float(session.scalar(select(db_clock(self.engine.dialect.name))) or 0.0)
+            busy = False
+            for batch in range(first, batches):
+                numbers = list(range(batch * size, min((batch + 1) * size, total)))
+                if all(states.get(n) in _FINISHED for n in numbers):
+                    if batch == first:
+                        first += 1
+                    continue
+                row = asked.get(batch)
+                owner = None if row is None else row.driver_id
+                if owner is not None and owner != lease.id:
+                    holder = owners.get(owner)
+                    if holder is not None and is_alive(holder, now_s, lease.here):
+                        busy = True
+                        continue
+                stored = {
+                    r.number: _trial_record(r)
+                    for r in session.scalars(
+                        select(TrialRow).where(
+                            TrialRow.study_id == study.id, TrialRow.number.in_(numbers)
+                        )
+                    )
+                }
+                if row is not None:
+                    history = [list(r) for r in row.history]
+                elif stored:
+                    history = [[0, numbers[0]]] if numbers[0] else []
+                else:
+                    told = set(range(first * size)) | {
+                        n for n, state in states.items() if state in _FINISHED
+                    }
+                    history = to_ranges(n for n in told if n < numbers[0])
+                plan = BatchPlan(
+                    batch=batch,
+                    numbers=numbers,
+                    rows=[stored.get(n) for n in numbers],
+                    history=history,
+                    has_row=row is not None,
+                    owner=owner,
+                )
+                return BatchScan(plan=plan, busy=busy, first=first)
+        return BatchScan(plan=None, busy=busy, first=first)
+
+    def claim_batch(
+        self,
+        study: StudyRecord,
+        plan: BatchPlan,
+        lease: DriverLease,
+        new: Sequence[NewTrial],
+        restart: Sequence[int],
+    ) -> bool:
+        """Claims ``plan``'s batch and records it RUNNING, in one transaction.
+
+        A fresh batch is claimed by inserting its ``omega_batches`` row and trial rows
+        (unique per batch and per number), a known one by a conditional update of its
+        holder. Returns False, changing nothing, when another driver got there first.
+        """
+        now = _now()
+        try:
+            with self._session.begin() as session:
+                if plan.has_row:
+                    holder = (
+                        BatchRow.driver_id.is_(None)
+                        if plan.owner is None
+                        else BatchRow.driver_id == plan.owner
+                    )
+                    taken = session.execute(
+                        update(BatchRow)
+                        .where(BatchRow.study_id == study.id, BatchRow.batch == plan.batch, holder)
+                        .values(driver_id=lease.id)
+                    )
+                    if taken.rowcount != 1:  # type: ignore[attr-defined]
+                        raise _Lost
+                else:
+                    session.add(
+                        BatchRow(
+                            study_id=study.id,
+                            batch=plan.batch,
+                            driver_id=lease.id,
+                            asked_by=lease.id,
+                            history=plan.history,
+                            created_at=now,
+                        )
+                    )
+                    session.flush()
+                self._insert_running(session, study, new, restart, now)
+        except (IntegrityError, _Lost):
+            return False
+        return True
+
+    def _release(
+        self, session: Session, study: StudyRecord, batch: int, lease: DriverLease
+    ) -> bool:
+        """Releases ``batch`` if it is still this driver's; returns whether it was."""
+        released = session.execute(
+            update(BatchRow)
+            .where(
+                BatchRow.study_id == study.id,
+                BatchRow.batch == batch,
+                BatchRow.driver_id == lease.id,
+            )
+            .values(driver_id=None)
+        )
+        return bool(released.rowcount == 1)  # type: ignore[attr-defined]
+
+    def batch_history(self, study: StudyRecord) -> dict[int, list[int]]:
+        """Returns each recorded batch's history: the told trial numbers it was asked after."""
+        with self._session() as session:
+            rows = session.scalars(select(BatchRow).where(BatchRow.study_id == study.id))
+            return {r.batch: from_ranges(r.history) for r in rows}
+
     # --- the Optuna mirror ---------------------------------------------------------
 
     def sync_optuna(self, study: StudyRecord) -> None:
         """Adds every finished trial that Optuna lacks, in number order (idempotent)."""
+        if self.shared:
+            self._sync_optuna_shared(study)
+            return
         study_id = self.optuna.get_study_id_from_name(study.name)
         have = self._optuna_counts.get(study_id)
         if have is None:  # counted once per store: only this driver adds trials
@@ -267,6 +659,29 @@ class StudyStore:
         self._optuna_counts.pop(study_id, None)  # recount after an error below
         add_trials(self.optuna, study_id, templates, bulk=self.bulk_mirror)
         self._optuna_counts[study_id] = have + len(templates)
+
+    def _sync_optuna_shared(self, study: StudyRecord) -> None:
+        """:meth:`sync_optuna` when other drivers may mirror the same study: under the
+        study's row lock, counting Optuna's trials afresh each time."""
+        study_id = self.optuna.get_study_id_from_name(study.name)
+        distributions = _distributions(study)
+        with self._session.begin() as session:
+            self._lock_study(session, study)
+            have = _optuna_trial_count(session, study_id)
+            if have is None:
+                have = len(self.optuna.get_all_trials(study_id, deepcopy=False))
+            rows = session.scalars(
+                select(TrialRow)
+                .where(TrialRow.study_id == study.id, TrialRow.number >= have)
+                .order_by(TrialRow.number)
+            ).all()
+            templates = []
+            for number, row in enumerate(rows, start=have):
+                if row.number != number or row.state not in _FINISHED:
+                    break
+                templates.append(_frozen_trial(_trial_record(row), distributions, study.objective))
+            # Written on Optuna's own connection while this transaction holds the lock.
+            add_trials(self.optuna, study_id, templates, bulk=self.bulk_mirror)
 
     def told_trials(
         self, study: StudyRecord, numbers: Iterable[int] | None = None
@@ -292,6 +707,22 @@ class StudyStore:
         return optuna.load_study(
             study_name=study.name, storage=self.optuna, sampler=optuna.samplers.RandomSampler()
         )
+
+
+class _Lost(Exception):
+    """Another driver claimed the batch first."""
+
+
+def _optuna_trial_count(session: Session, study_id: int) -> int | None:
+    """Returns how many trials Optuna's tables hold for ``study_id`` (None: unknown schema)."""
+    try:
+        from optuna.storages._rdb import models  # not public, as in _mirror
+    except ImportError:
+        return None
+    count = session.scalar(
+        select(func.count(models.TrialModel.trial_id)).where(models.TrialModel.study_id == study_id)
+    )
+    return int(count or 0)
 
 
 def _distributions(study: StudyRecord) -> dict[str, BaseDistribution]:

@@ -1,0 +1,297 @@
+"""Studies on a real PostgreSQL server: everything that works on SQLite, and several
+drivers sharing one study (docs/scaling.md).
+
+One driver on PostgreSQL gives exactly the table of one driver on SQLite. Two drivers on
+one study finish its budget together: every number once, no lost row, each trial's seed
+``derive(seed, n)``, the Optuna mirror complete, and every batch re-asked from its
+recorded history gives its stored parameters. A driver presumed dead cannot store a batch
+that another driver took over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import signal
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+import sqlalchemy
+from opt_support import (
+    StudyWriter,
+    marked_processes,
+    marker_env,
+    result_table,
+    run_cli,
+    start_cli,
+    wait_until,
+)
+
+from optimizer.driver import _open_study, _prepare_batch, run_sweep
+from optimizer.progress import LineProgress
+from optimizer.ranking import rank_trials
+from optimizer.sampling import BatchAsker, ask_batch
+from optimizer.seeds import derive
+from optimizer.storage import StudyStore
+from optimizer.study_file import load_study_file
+from optimizer.worker import FAULTS_ENV, evaluate
+
+pytestmark = pytest.mark.integration
+
+
+def sweep(study: Path, url: str, **kwargs: Any) -> None:
+    run_sweep(
+        load_study_file(study), storage_url=url, progress=LineProgress(io.StringIO()), **kwargs
+    )
+
+
+def optuna_trials(url: str) -> list[optuna.trial.FrozenTrial]:
+    """Returns the Optuna study's trials, read as optuna users do (connections closed)."""
+    storage = optuna.storages.RDBStorage(url)
+    try:
+        return optuna.load_study(study_name="test-study", storage=storage).trials
+    finally:
+        storage.engine.dispose()
+
+
+def states(url: str) -> dict[str, int]:
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            if not sqlalchemy.inspect(conn).has_table("omega_trials"):
+                return {}
+            rows = conn.execute(
+                sqlalchemy.text("SELECT state, count(*) FROM omega_trials GROUP BY state")
+            ).all()
+    finally:
+        engine.dispose()
+    return {state: count for state, count in rows}
+
+
+def test_everything_that_works_on_sqlite_works_on_postgres(
+    write_study: StudyWriter, tmp_path: Path, pg_url: str
+) -> None:
+    study = write_study(n_trials=12)
+    sqlite = f"sqlite:///{tmp_path / 'reference.db'}"
+    sweep(study, sqlite, n_trials=16)
+    reference = result_table(sqlite, "test-study")
+
+    done = run_cli("sweep", str(study), "--storage", pg_url)
+    assert done.returncode == 0, done.stderr
+    # The first 12 trials of a 16-trial run (ranks aside: they rank among 16 there).
+    assert [row[:7] for row in result_table(pg_url, "test-study")] == [
+        row[:7] for row in reference[:12]
+    ]
+    resumed = run_cli("sweep", str(study), "--storage", pg_url, "--resume", "--trials", "16")
+    assert resumed.returncode == 0, resumed.stderr
+    assert result_table(pg_url, "test-study") == reference
+
+    shown = run_cli("show", "test-study", "--storage", pg_url, "--format", "json", "--top", "0")
+    assert shown.returncode == 0, shown.stderr
+    store = StudyStore(sqlite, must_exist=True)
+    try:
+        study_row = store.require_study("test-study")
+        expected = [r.trial.number for r in rank_trials(store.trials(study_row), {"min_trades": 3})]
+    finally:
+        store.close()
+    assert [row["number"] for row in json.loads(shown.stdout)] == expected
+    listed = run_cli("studies", "--storage", pg_url)
+    assert listed.returncode == 0 and "16/16" in listed.stdout
+    replayed = run_cli(
+        "replay", "test-study", "--storage", pg_url, "--rank", "1", "--out", str(tmp_path / "r")
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    assert f"trial {expected[0]} of test-study" in replayed.stdout
+
+    # Optuna's own tables, as optuna and optuna-dashboard read them.
+    mirrored = optuna_trials(pg_url)
+    assert [(t.number, t.params) for t in mirrored] == [
+        (row[0], json.loads(row[2])) for row in reference
+    ]
+
+    # The dashboard's read-only access (default_transaction_read_only on PostgreSQL).
+    from optimizer.dashboard._app import DashboardApp
+
+    app = DashboardApp(pg_url)
+    try:
+        assert "test-study" in json.dumps(app.studies())
+        assert app.trial("test-study", expected[0])
+        assert app.points("test-study")
+    finally:
+        app.close()
+
+
+def test_a_killed_driver_resumes_on_postgres(
+    write_study: StudyWriter, tmp_path: Path, pg_url: str, marker: str
+) -> None:
+    study = write_study(n_trials=16)
+    sqlite = f"sqlite:///{tmp_path / 'reference.db'}"
+    sweep(study, sqlite)
+    env = {FAULTS_ENV: "*:sleep=0.2", **marker_env(marker)}
+    proc = start_cli("sweep", str(study), "--storage", pg_url, **env)
+    wait_until(
+        lambda: states(pg_url).get("COMPLETE", 0) >= 4 and states(pg_url).get("RUNNING", 0) > 0,
+        120,
+        "4 completed trials and a running batch",
+    )
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    wait_until(lambda: marked_processes(marker) == [], 10, "the orphaned workers to exit")
+    assert states(pg_url).get("RUNNING", 0) > 0
+    # The killed driver ran on this host: its pid is gone, so its batch is taken over at
+    # once (no lease to wait for).
+    resumed = run_cli("sweep", str(study), "--storage", pg_url, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert result_table(pg_url, "test-study") == result_table(sqlite, "test-study")
+
+
+@pytest.fixture
+def marker() -> Iterator[str]:
+    """A unique environment marker; leftover marked processes are killed at the end."""
+    value = f"OMEGA_TEST_MARK={uuid.uuid4().hex}"
+    yield value
+    for pid in marked_processes(value):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_two_drivers_share_one_study(write_study: StudyWriter, pg_url: str, marker: str) -> None:
+    study = write_study(n_trials=40, batch_size=4, workers=1)
+    env = {FAULTS_ENV: "*:sleep=0.05", **marker_env(marker)}
+    # Both start at once with --resume on a study that does not exist yet: one creates
+    # it, the other joins it.
+    drivers = [start_cli("sweep", str(study), "--storage", pg_url, "--resume", **env) for _ in "ab"]
+    for proc in drivers:
+        _, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err
+    store = StudyStore(pg_url, must_exist=True)
+    try:
+        record = store.require_study("test-study")
+        trials = store.trials(record)
+        history = store.batch_history(record)
+        told = store.told_trials(record)
+        with store.engine.connect() as conn:
+            asked_by = dict(
+                conn.execute(sqlalchemy.text("SELECT batch, asked_by FROM omega_batches")).all()
+            )
+            holders = conn.execute(
+                sqlalchemy.text("SELECT count(*) FROM omega_batches WHERE driver_id IS NOT NULL")
+            ).scalar()
+            stopped = conn.execute(sqlalchemy.text("SELECT stopped FROM omega_drivers")).all()
+    finally:
+        store.close()
+    # The budget, together: every number once, all complete, seeds derived from numbers.
+    assert [t.number for t in trials] == list(range(40))
+    assert all(t.state == "COMPLETE" for t in trials)
+    assert all(t.seed == derive(11, t.number) == t.config["rng_seed"] for t in trials)
+    assert sorted(asked_by) == list(range(10)) and holders == 0
+    assert len(set(asked_by.values())) == 2, asked_by  # both drivers asked batches
+    assert [row[0] for row in stopped] == [True, True]
+    # The Optuna mirror holds every trial once, under our numbers.
+    mirrored = optuna_trials(pg_url)
+    assert [(t.number, t.params) for t in mirrored] == [(t.number, t.params) for t in trials]
+    # Each batch is a function of (study seed, batch, its recorded history).
+    spec = load_study_file(study)
+    for batch, numbers in sorted(history.items()):
+        asked = ask_batch(
+            sampler=spec.sampler,
+            space=spec.search_space,
+            direction=spec.direction,
+            history=[told[n] for n in numbers],
+            study_seed=spec.seed,
+            batch=batch,
+            size=4,
+        )
+        assert [a.params for a in asked] == [t.params for t in trials[batch * 4 : batch * 4 + 4]]
+
+
+def test_a_presumed_dead_driver_cannot_count_twice(
+    write_study: StudyWriter, pg_url: str, tmp_path: Path
+) -> None:
+    spec = load_study_file(write_study(n_trials=8))
+    first, second = StudyStore(pg_url), StudyStore(pg_url)
+    crash_dir = str(tmp_path / "crash")
+    try:
+        study = _open_study(first, spec, 8, False, "")
+
+        def asker(store: StudyStore) -> BatchAsker:
+            return BatchAsker(
+                sampler=spec.sampler,
+                space=spec.search_space,
+                direction=spec.direction,
+                study_seed=spec.seed,
+                load_history=lambda numbers: store.told_trials(study, numbers),
+            )
+
+        a, b = first.register_driver(study), second.register_driver(study)
+        # Both plan batch 0; exactly one claim wins, the other asks for the next batch.
+        plan_a = first.next_batch(study, 8, a).plan
+        plan_b = second.next_batch(study, 8, b).plan
+        assert plan_a is not None and plan_b is not None and plan_a.batch == plan_b.batch == 0
+        tasks_a = _prepare_batch(first, spec, study, plan_a, asker(first), a, crash_dir, None)
+        assert tasks_a is not None
+        assert (
+            _prepare_batch(second, spec, study, plan_b, asker(second), b, crash_dir, None) is None
+        )
+        assert second.next_batch(study, 8, b).plan.batch == 1  # type: ignore[union-attr]
+
+        # Driver a stops beating and looks like a driver on another host: presumed dead.
+        with first.engine.begin() as conn:
+            conn.execute(
+                sqlalchemy.text(
+                    "UPDATE omega_drivers SET host = 'elsewhere', heartbeat_s = heartbeat_s - 3600"
+                    " WHERE id = :id"
+                ),
+                {"id": a.id},
+            )
+        takeover = second.next_batch(study, 8, b).plan
+        assert takeover is not None and takeover.batch == 0 and takeover.owner == a.id
+        tasks_b = _prepare_batch(second, spec, study, takeover, asker(second), b, crash_dir, None)
+        assert tasks_b is not None and [t.number for t in tasks_b] == [0, 1, 2, 3]
+
+        outcomes_a = [evaluate(t) for t in tasks_a]
+        assert not first.finish_batch(study, outcomes_a, a, 0)  # fenced off: nothing stored
+        first.mark_waiting(study, [0, 1, 2, 3], a, 0)  # neither this
+        assert {t.state for t in second.trials(study)} == {"RUNNING"}
+        assert second.finish_batch(study, [evaluate(t) for t in tasks_b], b, 0)
+        assert [t.state for t in second.trials(study)] == ["COMPLETE"] * 4
+        first.release_driver(a)
+        second.release_driver(b)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_second_driver_on_sqlite_is_refused(write_study: StudyWriter, marker: str) -> None:
+    study = write_study(n_trials=16)
+    url = f"sqlite:///{study.parent / 'omega.db'}"
+    proc = start_cli("sweep", str(study), **{FAULTS_ENV: "*:sleep=0.2"}, **marker_env(marker))
+    wait_until(
+        lambda: Path(url.removeprefix("sqlite:///")).exists() and states(url).get("RUNNING", 0) > 0,
+        120,
+        "a running batch",
+    )
+    second = run_cli("sweep", str(study), "--resume")
+    assert second.returncode == 2
+    assert "is being run by another driver (pid" in second.stderr
+    assert "several drivers need a PostgreSQL storage" in second.stderr
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert states(url) == {"COMPLETE": 16}
+
+
+def test_storage_errors_are_one_line(pg_server: Any) -> None:
+    # A database that does not exist, with a password in the URL: never printed.
+    missing = pg_server.url("no_such_database").replace("omega@", "omega:secret@")
+    shown = run_cli("studies", "--storage", missing)
+    assert shown.returncode == 2 and "Traceback" not in shown.stderr
+    assert "expected a reachable database" in shown.stderr and "secret" not in shown.stderr
+    driver = run_cli("studies", "--storage", "postgresql+nosuchdriver://x@127.0.0.1/db")
+    assert driver.returncode == 2 and "Traceback" not in driver.stderr, driver.stderr
+    assert "expected an installed database driver" in driver.stderr
