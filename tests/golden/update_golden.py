@@ -4,22 +4,31 @@ Run from the repository root after an intended change of engine behaviour:
 
     python tests/golden/update_golden.py
 
-and review the diff of ``tests/golden/eurusd_m5_mrz/`` before committing it.
+and review the diff of ``tests/golden/eurusd_m5_mrz/`` before committing it. Each run
+also rewrites ``tests/golden/MANIFEST.json`` (SHA-256 of every golden file, the engine
+version and today's date), which ``scripts/golden_check.py`` verifies; after a review
+that changed nothing, ``--manifest-only`` renews the manifest without rerunning.
 """
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
+import importlib.util
 import json
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import bt
+import omega_bt
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN_DIR = ROOT / "tests" / "golden" / "eurusd_m5_mrz"
 CONFIG = ROOT / "configs" / "backtest" / "eurusd_m5_mrz.json"
+GOLDEN_CHECK = ROOT / "scripts" / "golden_check.py"
 
 
 def golden_config() -> dict[str, Any]:
@@ -47,13 +56,41 @@ def run_into(out_dir: Path) -> dict[str, Any]:
         os.chdir(previous)
 
 
-def main() -> int:
-    """Writes the golden artifacts and prints the headline."""
-    result = run_into(GOLDEN_DIR)
-    if not result["ok"]:
-        print(result["error"], file=sys.stderr)
-        return 1
-    print(f"wrote {GOLDEN_DIR} ({result['metrics']['trades']} trades)")
+def _golden_check() -> ModuleType:
+    """Loads ``scripts/golden_check.py``, which owns the manifest format."""
+    spec = importlib.util.spec_from_file_location("golden_check", GOLDEN_CHECK)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def update_manifest(today: dt.date | None = None) -> Path:
+    """Rewrites ``tests/golden/MANIFEST.json`` for the golden files on disk."""
+    check = _golden_check()
+    manifest = check.build_manifest(
+        omega_bt.__engine_version__, today or dt.datetime.now(dt.UTC).date()
+    )
+    check.write_manifest(manifest)
+    return Path(check.MANIFEST)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Writes the golden artifacts and the manifest, and prints the headline."""
+    parser = argparse.ArgumentParser(description="Regenerates the golden artifacts.")
+    parser.add_argument(
+        "--manifest-only",
+        action="store_true",
+        help="only rewrite MANIFEST.json (checksums, engine version, today's date)",
+    )
+    args = parser.parse_args(argv)
+    if not args.manifest_only:
+        result = run_into(GOLDEN_DIR)
+        if not result["ok"]:
+            print(result["error"], file=sys.stderr)
+            return 1
+        print(f"wrote {GOLDEN_DIR} ({result['metrics']['trades']} trades)")
+    print(f"wrote {update_manifest()}")
     return 0
 
 
