@@ -310,6 +310,7 @@ def run_sweep(
                 if not finished:
                     # Presumed dead (no heartbeat for LEASE_S), this driver lost the batch
                     # to another one, which runs it again: these results are dropped.
+                    asker.discard()  # its trials are never told here
                     report.store_s += time.perf_counter() - phase
                     continue
                 _tell(asker, plan, outcomes, study.objective)

@@ -4,7 +4,8 @@ The loky backend uses joblib's bundled loky executor directly (the same long-liv
 reusable worker processes that ``joblib.Parallel(backend="loky")`` uses), because
 ``Parallel`` aborts the whole call when one worker dies. When a worker dies, loky fails
 every pending task; this module then sorts them out, with the crash file of each
-chunk (``trial N`` while trial N runs, then what faulthandler writes):
+worker process (``chunk C trial N`` while that trial runs, then what faulthandler
+writes; see :mod:`optimizer.worker`):
 
 * the running trial, when faulthandler wrote ``Fatal Python error`` or (the ``SIGALRM``
   watchdog) a bare traceback, is the culprit, recorded as ``crash`` or ``timeout`` at once;

@@ -3,10 +3,11 @@
 This module runs inside long-lived worker processes (so the engine's per-process
 Parquet cache loads each data file once per worker) and never touches the database.
 
-A per-trial watchdog (:func:`faulthandler.dump_traceback_later` with ``exit=True``) ends
-the worker process when a trial outlives its timeout, even inside native code, and
-writes ``Timeout (...)!`` into the trial's crash file; a fatal signal (segfault) writes
-``Fatal Python error: ...`` there. The driver reads that file to name the reason.
+:func:`evaluate` runs one trial (the Dask backend): a per-trial watchdog
+(:func:`faulthandler.dump_traceback_later` with ``exit=True``) ends the worker process
+when the trial outlives its timeout, even inside native code, and writes
+``Timeout (...)!`` into the trial's crash file; a fatal signal (segfault) writes
+``Fatal Python error: ...`` there.
 
 The loky pool sends trials in chunks (:func:`evaluate_chunk`: several trials per
 message, all their results back in one), with the engine config as JSON text that the
@@ -15,8 +16,8 @@ parses, so a worker does little besides running the engine. A worker process has
 crash file, ``worker-PID.log`` in the sweep's crash folder: a fixed-size first line,
 ``chunk C trial N`` while that trial runs and ``idle`` otherwise (overwritten in place,
 so the driver knows which trial was running when the process died), then whatever
-faulthandler writes. The watchdog is a
-per-process interval timer (``setitimer``): at the deadline ``SIGALRM`` makes
+faulthandler writes. The watchdog is a per-process interval timer (``setitimer``): at
+the deadline ``SIGALRM`` makes
 faulthandler's C-level handler dump the tracebacks into the crash file, then the
 default action ends the process, even inside native code. (The per-trial
 ``dump_traceback_later`` of :func:`evaluate` starts and joins a watchdog thread for

@@ -37,9 +37,10 @@ enum Outcome {
     Panicked(String),
 }
 
-fn run_guarded(config_json: &str) -> Outcome {
+/// Runs the engine with every panic caught; `fault` is the value of [`FAULT_ENV`].
+fn run_guarded(config_json: &str, fault: Option<&str>) -> Outcome {
     let result = catch_unwind(AssertUnwindSafe(|| {
-        if std::env::var(FAULT_ENV).is_ok_and(|v| v == "panic") {
+        if fault == Some("panic") {
             panic!("fault injected through {FAULT_ENV}=panic");
         }
         omega_backtest::run_backtest_json(config_json)
@@ -64,7 +65,8 @@ fn run_guarded(config_json: &str) -> Outcome {
 #[pyfunction]
 fn run_backtest(py: Python<'_>, config_json: &str) -> PyResult<String> {
     let owned = config_json.to_owned();
-    match py.detach(move || run_guarded(&owned)) {
+    let fault = std::env::var(FAULT_ENV).ok();
+    match py.detach(move || run_guarded(&owned, fault.as_deref())) {
         Outcome::Done(text) => Ok(text),
         Outcome::Config(err) => {
             let exc = ConfigError::new_err(err.to_string());
@@ -88,6 +90,15 @@ fn install_panic_hook() {
 /// The `omega_bt` module.
 #[pymodule]
 fn omega_bt(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    init_module(m)
+}
+
+/// Fills `m` with the module's function, exception classes and version (also used by
+/// the embedded-interpreter tests).
+///
+/// # Errors
+/// When Python refuses an attribute.
+pub fn init_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     omega_backtest::init_tracing();
     install_panic_hook();
     m.add_function(wrap_pyfunction!(run_backtest, m)?)?;
@@ -97,4 +108,23 @@ fn omega_bt(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InternalError", py.get_type::<InternalError>())?;
     m.add("__engine_version__", omega_backtest::ENGINE_VERSION)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panics_are_caught_with_their_message() {
+        match run_guarded("{}", Some("panic")) {
+            Outcome::Panicked(message) => assert!(message.contains("fault injected"), "{message}"),
+            _ => panic!("expected a caught panic"),
+        }
+    }
+
+    #[test]
+    fn config_errors_and_results_pass_through() {
+        assert!(matches!(run_guarded("", None), Outcome::Config(e) if e.path == "$"));
+        assert!(matches!(run_guarded("{}", Some("other")), Outcome::Config(_)));
+    }
 }
