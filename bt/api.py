@@ -31,10 +31,9 @@ def run_backtest(
     """
     resolved = dict(config) if isinstance(config, dict) else load_config(config)
     if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        # The engine creates the folder; a failure comes back as a `runtime` error result.
         output = dict(resolved.get("output") or {})
-        output["dir"] = os.fspath(out.resolve())
+        output["dir"] = os.fspath(Path(out_dir).resolve())
         resolved["output"] = output
     result: dict[str, Any] = json.loads(omega_bt.run_backtest(to_json(resolved)))
     return result

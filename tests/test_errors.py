@@ -723,3 +723,15 @@ def test_every_error_above_is_an_omega_error(
     except bt.OmegaError as exc:
         seen.append(type(exc).__name__)
     assert seen == ["ConfigError", "MarketDataError", "ConfigError", "InternalError"]
+
+
+def test_unwritable_artifact_folder_is_a_runtime_error(small_data: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the output folder should go", encoding="utf-8")
+    result = bt.run_backtest(make_config(small_data), out_dir=blocker / "run")
+    assert result["ok"] is False
+    assert result["error"]["category"] == "runtime"
+    assert "cannot write artifacts" in result["error"]["message"]
+    assert str(blocker / "run") in result["error"]["message"]
+    with pytest.raises(bt.RuntimeFailed):
+        bt.raise_for_result(result)
