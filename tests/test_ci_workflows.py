@@ -42,7 +42,7 @@ def _tool(name: str) -> str:
     candidate = Path(sys.executable).parent / name
     found = str(candidate) if candidate.exists() else shutil.which(name)
     if found is None:
-        pytest.skip(f"{name} is not installed (make install brings it)")
+        pytest.fail(f"{name} is not installed (make install brings it)")
     return found
 
 
