@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from optimizer.metrics import METRIC_KEYS
 from optimizer.ranking import RankedTrial, rank_trials
-from optimizer.storage import StudyRecord, StudyRow, TrialRecord, TrialRow
+from optimizer.storage import StudyRecord, StudyRow, TrialRecord, TrialRow, study_record
 
 __all__ = [
     "ACTIVE_WINDOW_S",
@@ -153,27 +153,6 @@ class Snapshot:
         return self.by_number.get(number)
 
 
-def _study_record(row: Any) -> StudyRecord:
-    return StudyRecord(
-        id=row.id,
-        name=row.name,
-        run_mode=row.run_mode,
-        seed=row.seed,
-        n_trials=row.n_trials,
-        batch_size=row.batch_size,
-        objective=row.objective,
-        direction=row.direction,
-        constraints=dict(row.constraints or {}),
-        sampler=dict(row.sampler or {}),
-        search_space=list(row.search_space or []),
-        fingerprint=dict(row.fingerprint or {}),
-        study_file=row.study_file,
-        study_text=row.study_text,
-        engine_version=row.engine_version,
-        created_at=row.created_at,
-    )
-
-
 def _trial_record(row: Any, *, full: bool) -> TrialRecord:
     complete = row.state == "COMPLETE"
     return TrialRecord(
@@ -235,7 +214,7 @@ class DashboardData:
             if when is not None and (study_id not in last or when > last[study_id]):
                 last[study_id] = when
         return [
-            StudyStatus(_study_record(row), counts.get(row.id, {}), last.get(row.id))
+            StudyStatus(study_record(row), counts.get(row.id, {}), last.get(row.id))
             for row in studies
         ]
 
@@ -258,7 +237,7 @@ class DashboardData:
             raise
         times = [when for _, _, when in rows if when is not None]
         return StudyStatus(
-            _study_record(row),
+            study_record(row),
             {state: count for state, count, _ in rows},
             max(times) if times else None,
         )

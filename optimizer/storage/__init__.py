@@ -2,7 +2,7 @@
 
 from optimizer.storage._engine import DEFAULT_STORAGE, resolve_storage
 from optimizer.storage._models import Base, StudyRow, TrialRow
-from optimizer.storage._records import NewTrial, StudyRecord, TrialRecord
+from optimizer.storage._records import NewTrial, StudyRecord, TrialRecord, study_record
 from optimizer.storage._store import BatchPlan, DriverLease, StudyExists, StudyStore
 
 __all__ = [
@@ -18,4 +18,5 @@ __all__ = [
     "TrialRecord",
     "TrialRow",
     "resolve_storage",
+    "study_record",
 ]

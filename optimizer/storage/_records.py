@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["NewTrial", "StudyRecord", "TrialRecord"]
+__all__ = ["NewTrial", "StudyRecord", "TrialRecord", "study_record"]
 
 
 @dataclass(frozen=True)
@@ -72,3 +72,28 @@ class NewTrial:
     sampler_attrs: dict[str, Any]
     seed: int
     config: dict[str, Any]
+
+
+def study_record(row: Any) -> StudyRecord:
+    """Returns the record of an ``omega_studies`` row (an ORM row or a Core result row).
+
+    JSON columns that a reader sees as NULL come back empty rather than failing.
+    """
+    return StudyRecord(
+        id=row.id,
+        name=row.name,
+        run_mode=row.run_mode,
+        seed=row.seed,
+        n_trials=row.n_trials,
+        batch_size=row.batch_size,
+        objective=row.objective,
+        direction=row.direction,
+        constraints=dict(row.constraints or {}),
+        sampler=dict(row.sampler or {}),
+        search_space=list(row.search_space or []),
+        fingerprint=dict(row.fingerprint or {}),
+        study_file=row.study_file,
+        study_text=row.study_text,
+        engine_version=row.engine_version,
+        created_at=row.created_at,
+    )

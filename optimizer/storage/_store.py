@@ -58,7 +58,7 @@ from optimizer.storage._engine import (
 )
 from optimizer.storage._mirror import add_trials
 from optimizer.storage._models import Base, StudyRow, TrialRow
-from optimizer.storage._records import NewTrial, StudyRecord, TrialRecord
+from optimizer.storage._records import NewTrial, StudyRecord, TrialRecord, study_record
 from optimizer.worker import TrialOutcome
 
 __all__ = ["BatchPlan", "DriverLease", "StudyExists", "StudyStore"]
@@ -167,7 +167,7 @@ class StudyStore:
         """Returns the study called ``name``, or None."""
         with self._session() as session:
             row = session.scalar(select(StudyRow).where(StudyRow.name == name))
-            return None if row is None else _study_record(row)
+            return None if row is None else study_record(row)
 
     def require_study(self, name: str) -> StudyRecord:
         """Returns the study called ``name`` or raises :class:`BadInputError`."""
@@ -183,7 +183,7 @@ class StudyStore:
         """Returns every study, oldest first."""
         with self._session() as session:
             rows = session.scalars(select(StudyRow).order_by(StudyRow.id)).all()
-            return [_study_record(r) for r in rows]
+            return [study_record(r) for r in rows]
 
     def state_counts(self, study: StudyRecord) -> dict[str, int]:
         """Returns the number of trials per state."""
@@ -237,68 +237,31 @@ class StudyStore:
             )
         try:
             self.optuna.set_study_user_attr(study_id, "omega_run_mode", run_mode)
-            return self._insert_study(
-                name=name,
-                run_mode=run_mode,
-                seed=seed,
-                n_trials=n_trials,
-                batch_size=batch_size,
-                objective=objective,
-                direction=direction,
-                constraints=constraints,
-                sampler=sampler,
-                search_space=search_space,
-                fingerprint=fingerprint,
-                study_file=study_file,
-                study_text=study_text,
-                base_config=base_config,
-                engine_version=engine_version,
-            )
+            with self._session.begin() as session:
+                row = StudyRow(
+                    name=name,
+                    run_mode=run_mode,
+                    seed=seed,
+                    n_trials=n_trials,
+                    batch_size=batch_size,
+                    objective=objective,
+                    direction=direction,
+                    constraints=constraints,
+                    sampler=sampler,
+                    search_space=search_space,
+                    fingerprint=fingerprint,
+                    study_file=study_file,
+                    study_text=study_text,
+                    base_config=base_config,
+                    engine_version=engine_version,
+                    created_at=_now(),
+                )
+                session.add(row)
+                session.flush()
+                return study_record(row)
         except IntegrityError:
             # The unique study name (ours or Optuna's attribute key): another driver won.
             raise StudyExists(f"study {name!r} was just created by another driver") from None
-
-    def _insert_study(
-        self,
-        *,
-        name: str,
-        run_mode: str,
-        seed: int | None,
-        n_trials: int,
-        batch_size: int,
-        objective: str,
-        direction: str,
-        constraints: dict[str, float],
-        sampler: dict[str, Any],
-        search_space: list[dict[str, Any]],
-        fingerprint: dict[str, Any],
-        study_file: str,
-        study_text: str,
-        base_config: dict[str, Any],
-        engine_version: str | None,
-    ) -> StudyRecord:
-        with self._session.begin() as session:
-            row = StudyRow(
-                name=name,
-                run_mode=run_mode,
-                seed=seed,
-                n_trials=n_trials,
-                batch_size=batch_size,
-                objective=objective,
-                direction=direction,
-                constraints=constraints,
-                sampler=sampler,
-                search_space=search_space,
-                fingerprint=fingerprint,
-                study_file=study_file,
-                study_text=study_text,
-                base_config=base_config,
-                engine_version=engine_version,
-                created_at=_now(),
-            )
-            session.add(row)
-            session.flush()
-            return _study_record(row)
 
     def set_n_trials(self, study: StudyRecord, n_trials: int) -> StudyRecord:
         """Stores a new trial budget for ``study``."""
@@ -784,27 +747,6 @@ def _apply_outcome(row: TrialRow, outcome: TrialOutcome, study: StudyRecord, now
         row.state = "FAIL"
         row.error_category = outcome.error_category
         row.error_message = outcome.error_message
-
-
-def _study_record(row: StudyRow) -> StudyRecord:
-    return StudyRecord(
-        id=row.id,
-        name=row.name,
-        run_mode=row.run_mode,
-        seed=row.seed,
-        n_trials=row.n_trials,
-        batch_size=row.batch_size,
-        objective=row.objective,
-        direction=row.direction,
-        constraints=dict(row.constraints),
-        sampler=dict(row.sampler),
-        search_space=list(row.search_space),
-        fingerprint=dict(row.fingerprint),
-        study_file=row.study_file,
-        study_text=row.study_text,
-        engine_version=row.engine_version,
-        created_at=row.created_at,
-    )
 
 
 def _trial_record(row: TrialRow) -> TrialRecord:

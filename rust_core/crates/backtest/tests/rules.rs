@@ -6,15 +6,6 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-const QUIET: Bar = Bar(1.0991, 1.0995, 1.0988, 1.0994);
-const LAST: Bar = Bar(1.1000, 1.1001, 1.0999, 1.1000);
-
-fn bars(tail: &[Bar]) -> Vec<Bar> {
-    let mut all = setup_bars();
-    all.extend_from_slice(tail);
-    all
-}
-
 #[test]
 fn a_gap_through_the_stop_fills_at_the_open() {
     let lab = Lab::new();

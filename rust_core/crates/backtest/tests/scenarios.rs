@@ -8,16 +8,6 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-fn bars(tail: &[Bar]) -> Vec<Bar> {
-    let mut all = setup_bars();
-    all.extend_from_slice(tail);
-    all
-}
-
-/// The quiet bar after the signal: no level is touched, no new signal.
-const QUIET: Bar = Bar(1.0991, 1.0995, 1.0988, 1.0994);
-const LAST: Bar = Bar(1.1000, 1.1001, 1.0999, 1.1000);
-
 #[test]
 fn market_entry_then_take_profit() {
     let lab = Lab::new();

@@ -175,3 +175,15 @@ pub fn write_news(path: &Path, events: &[(i64, &str, &str)]) {
     writer.write(&batch).expect("write");
     writer.close().expect("close");
 }
+
+/// The quiet bar after the signal: no level is touched, no new signal.
+pub const QUIET: Bar = Bar(1.0991, 1.0995, 1.0988, 1.0994);
+/// A calm last bar (the end of the data).
+pub const LAST: Bar = Bar(1.1000, 1.1001, 1.0999, 1.1000);
+
+/// The setup bars followed by `tail`.
+pub fn bars(tail: &[Bar]) -> Vec<Bar> {
+    let mut all = setup_bars();
+    all.extend_from_slice(tail);
+    all
+}
