@@ -14,6 +14,10 @@ sampler) on the 10,000-bar EURUSD M5 set, and on the 100k set for the scaling ch
 * ``plain``: ``optuna.create_study(storage="sqlite:///...")`` and
   ``study.optimize(objective, n_trials=N)``, the objective suggesting the same search
   space and calling ``omega_bt.run_backtest`` with the same config and seeds.
+* ``raw``: the 100k sweep's trials (their stored engine configs) run in 1 and 2 plain
+  processes with no driver and no storage, data loaded beforehand: the machine's own
+  ceiling for going from 1 to 2 workers (``ceil``: the driver's 2-worker gain as a
+  share of that ceiling's).
 * ``ask/tell``: Optuna's own in-memory cost for the driver's TPE trials: an in-memory
   study asks the same batches with the same per-batch seeded sampler and is told the
   driver's results (no engine, no storage). The driver's overhead over it is
@@ -216,9 +220,50 @@ def run_ask_tell(case: dict[str, Any]) -> dict[str, Any]:
     return {"wall_s": wall, "trials": len(stored), "same_params": same}
 
 
+def _run_configs(configs: list[str]) -> tuple[float, int]:
+    """Runs the engine configs one after the other in this process; returns the wall
+    time of all but the first (which loads the data into the process's cache) and
+    their number."""
+    import omega_bt
+
+    omega_bt.run_backtest(configs[0])
+    started = time.perf_counter()
+    for config in configs[1:]:
+        omega_bt.run_backtest(config)
+    return time.perf_counter() - started, len(configs) - 1
+
+
+def run_raw(case: dict[str, Any]) -> dict[str, Any]:
+    """Runs a driver sweep's trials (their stored engine configs) in ``workers`` plain
+    processes, split evenly, with no driver and no storage: what the machine itself
+    gives for these backtests (its ceiling for the sweep's scaling)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from optimizer.storage import StudyStore
+    from optimizer.study_file import load_study_file
+
+    spec = load_study_file(case["study"])
+    store = StudyStore(f"sqlite:///{case['db']}", must_exist=True)
+    try:
+        configs = [json.dumps(t.config) for t in store.trials(store.require_study(spec.name))]
+    finally:
+        store.close()
+    workers = case["workers"]
+    with ProcessPoolExecutor(workers) as executor:
+        timed = list(executor.map(_run_configs, [configs[i::workers] for i in range(workers)]))
+    runs = sum(n for _, n in timed)
+    wall = max(t for t, _ in timed)
+    return {"wall_s": wall, "trials": runs}
+
+
 def run_case(case: dict[str, Any]) -> dict[str, Any]:
     """Runs one case in this process and returns its figures."""
-    runner = {"driver": run_driver, "plain": run_plain, "ask_tell": run_ask_tell}[case["kind"]]
+    runner = {
+        "driver": run_driver,
+        "plain": run_plain,
+        "ask_tell": run_ask_tell,
+        "raw": run_raw,
+    }[case["kind"]]
     return runner(case)
 
 
@@ -343,9 +388,21 @@ def main() -> int:
                 driver_group(
                     "driver random 2000 b64", wide, sampler, trials, repeat, plain["wall_s"]
                 )
-    # Scaling: the backtest dominates on 100k bars.
+    # Scaling: the backtest dominates on 100k bars. The same trials in plain processes
+    # (no driver, no storage) show what the machine itself gives from 1 to 2 processes.
     study = write_study(studies, HUNDRED_K, "random", "bench-100k-random")
-    driver_group("driver 100k random 600", study, "random", 600, args.repeat, None)
+    group, first_db = driver_group(
+        "driver 100k random 2000", study, "random", 2000, args.repeat, None
+    )
+    ceiling = []
+    for workers in (1, 2):
+        common = {"study": str(study), "sampler": "random", "trials": 2000, "db": first_db}
+        raw, _ = measure(
+            "raw", args.repeat, db_dir, f"raw-100k-w{workers}", **common, workers=workers
+        )
+        ceiling.append(add(f"plain processes 100k w{workers}", raw, **common, workers=workers))
+    ceiling[1]["vs_w1"] = ceiling[1]["trials_per_s"] / ceiling[0]["trials_per_s"]
+    group[1]["of_ceiling"] = group[1]["vs_w1"] / ceiling[1]["vs_w1"]
 
     print_table(rows)
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -380,7 +437,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     """Prints one line per case."""
     header = (
         f"{'case':<34} {'runs':>4} {'wall s':>7} {'trials/s':>8} {'x plain':>7} {'vs w1':>5}"
-        f" {'+ask/tell':>9} {'(loop)':>6} {'eng/wall':>8} {'eng/wCPU':>8} {'wRSS MB':>7}"
+        f" {'ceil':>4} {'+ask/tell':>9} {'(loop)':>6} {'eng/wall':>8} {'eng/wCPU':>8}"
+        f" {'wRSS MB':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -388,6 +446,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         print(
             f"{r['case']:<34} {r['runs']:>4} {r['wall_s']:>7.2f} {r['trials_per_s']:>8.1f}"
             f" {_fmt(r.get('x_plain'), '.1f'):>7} {_fmt(r.get('vs_w1'), '.2f'):>5}"
+            f" {_pct(r.get('of_ceiling')):>4}"
             f" {_pct(r.get('overhead_vs_ask_tell'), True):>9}"
             f" {_pct(r.get('loop_overhead_vs_ask_tell'), True):>6}"
             f" {_pct(r.get('wall_share_engine')):>8} {_pct(r.get('worker_cpu_share_engine')):>8}"

@@ -7,6 +7,11 @@ order. A batch that was asked but not told (a killed driver: RUNNING; Ctrl-C: WA
 runs again on ``--resume`` with its stored parameters and seeds, under the same
 numbers; in dev mode the driver re-asks it and checks the parameters are unchanged.
 
+One driver alone on its storage takes a round of several fresh batches at once when the
+sampler ignores the history (random): they are claimed in one transaction and stored in
+one, and each is still asked with its own seed and told in order, so the stored rows
+are those of batches run one by one (only the number of transactions changes).
+
 Several drivers may run one study on a PostgreSQL storage (docs/scaling.md): each claims
 the lowest batch that is neither finished nor held by a live driver (see
 ``optimizer.storage._drivers``), asks it after the trials told so far (recorded with the
@@ -37,6 +42,7 @@ from optimizer.sampling import BatchAsker
 from optimizer.search_space import apply_params, grid_size
 from optimizer.seeds import derive, prod_seed
 from optimizer.storage import (
+    BatchClaim,
     BatchPlan,
     DriverLease,
     NewTrial,
@@ -183,13 +189,18 @@ def run_sweep(
     stop = stop or (lambda: False)
     faults = os.environ.get(FAULTS_ENV) or None
 
-    store = StudyStore(storage_url)
+    # The worker processes start first, so that their start-up overlaps the storage's
+    # set-up. A Dask cluster is reached and every worker checked (data files, engine
+    # build, one thread) before the study is created or changed: a cluster that cannot
+    # run the study stops the sweep here (exit 2).
+    files = [path for _, path in data_files(spec.base_config, spec.search_space)]
+    pool = make_pool(spec.backend, n_workers, spec.scheduler, files)
     try:
-        # A Dask cluster is reached and every worker checked (data files, engine build,
-        # one thread) before the study is created or changed: a cluster that cannot run
-        # the study stops the sweep here (exit 2).
-        files = [path for _, path in data_files(spec.base_config, spec.search_space)]
-        pool = make_pool(spec.backend, n_workers, spec.scheduler, files)
+        store = StudyStore(storage_url)
+    except BaseException:
+        pool.close()
+        raise
+    try:
         try:
             study = _open_study(store, spec, total, resume, study_text)
             lease = store.register_driver(study)
@@ -225,9 +236,9 @@ def run_sweep(
         mirrored_at = -math.inf
         started = time.perf_counter()
         # A history-free sampler (random) in dev mode on a single-driver storage runs one
-        # batch ahead: batch b+1 is asked and handed to the workers while batch b runs,
-        # before b+1 is claimed (its RUNNING rows are committed when its turn comes and
-        # the scan confirms it; a dev trial's seed and config are fixed, so the rows are
+        # round ahead: round r+1 is asked and handed to the workers while round r runs,
+        # before r+1 is claimed (its RUNNING rows are committed when its turn comes and
+        # the plan confirms it; a dev trial's seed and config are fixed, so the rows are
         # the same either way). The workers then never wait for the driver's bookkeeping.
         run_ahead = (
             asker.history_free
@@ -236,14 +247,28 @@ def run_sweep(
             and isinstance(pool, LokyPool)
         )
         ahead: _Ahead | None = None
+        # One driver alone on its storage: no batch from here on was ever asked and only
+        # this driver asks batches, so once every batch below one of them is told, the
+        # scan's plan for it is known without reading the tables. A round is then several
+        # such batches when the sampler ignores the history (each batch still asked with
+        # its own seed, as alone): one transaction to claim them and one to store them.
+        unasked_from = math.inf if store.shared else store.unasked_from(study)
+        rounds = _RoundSizer(asker.history_free and not store.shared)
         try:
             first = 0  # every batch below it is finished
             while True:
                 phase = time.perf_counter()
-                scan = store.next_batch(study, total, lease, first)
-                first, plan = scan.first, scan.plan
-                if plan is None:
-                    if not scan.busy:
+                busy = False
+                if ahead is not None and ahead.plans[0].batch == first >= unasked_from:
+                    plans = ahead.plans
+                elif first >= unasked_from:  # what the scan would plan
+                    plans = _fresh_plans(first, rounds.batches, spec.batch_size, total)
+                else:
+                    scan = store.next_batch(study, total, lease, first)
+                    first, busy = scan.first, scan.busy
+                    plans = [] if scan.plan is None else [scan.plan]
+                if not plans:
+                    if not busy:
                         break
                     # Live drivers hold the batches left: wait for them to finish (or to
                     # die: their batches are then taken over here).
@@ -251,18 +276,19 @@ def run_sweep(
                         raise Interrupted("interrupted")
                     time.sleep(_WAIT_S)
                     continue
+                numbers = [p.batch for p in plans]
                 started_run: StartedRun | None = None
-                if ahead is not None and ahead.plan == plan:
+                if ahead is not None and ahead.plans == plans:
                     with WRITE_LOCK:
-                        claimed = store.claim_batch(study, plan, lease, ahead.new, [])
+                        claimed = store.claim_batches(study, ahead.claims, lease)
                     tasks, started_run = (ahead.tasks, ahead.run) if claimed else (None, None)
                     if not claimed:
                         asker.discard()
                 else:
                     if ahead is not None:  # a wrong guess: its trials ran for nothing
                         asker.discard()
-                    tasks = _prepare_batch(
-                        store, spec, study, plan, asker, lease, crash_dir, faults
+                    tasks = _prepare_round(
+                        store, spec, study, plans, asker, lease, crash_dir, faults
                     )
                 ahead = None
                 if tasks is None:  # another driver claimed it first: look again
@@ -289,7 +315,11 @@ def run_sweep(
                     assert isinstance(pool, LokyPool)
                     if started_run is None:
                         started_run = pool.start(tasks)
-                    ahead = _ask_ahead(spec, plan, total, asker, pool, crash_dir, faults)
+                    after = _fresh_plans(
+                        plans[-1].batch + 1, rounds.batches, spec.batch_size, total
+                    )
+                    if after:
+                        ahead = _ask_ahead(spec, after, asker, pool, crash_dir, faults)
                 report.ask_s += time.perf_counter() - phase
                 phase = time.perf_counter()
                 try:
@@ -300,21 +330,25 @@ def run_sweep(
                         outcomes = pool.run(tasks, stop, on_outcome)
                 except BaseException:
                     with WRITE_LOCK:
-                        store.mark_waiting(study, [t.number for t in tasks], lease, plan.batch)
+                        store.mark_waiting(study, [t.number for t in tasks], lease, numbers)
                     raise
                 report.evaluate_s += time.perf_counter() - phase
                 phase = time.perf_counter()
                 results = [outcomes[t.number] for t in tasks]
                 with WRITE_LOCK:
-                    finished = store.finish_batch(study, results, lease, plan.batch)
+                    finished = store.finish_batches(study, results, lease, numbers)
                 if not finished:
                     # Presumed dead (no heartbeat for LEASE_S), this driver lost the batch
                     # to another one, which runs it again: these results are dropped.
                     asker.discard()  # its trials are never told here
                     report.store_s += time.perf_counter() - phase
                     continue
-                _tell(asker, plan, outcomes, study.objective)
+                for plan in plans:
+                    _tell(asker, plan, outcomes, study.objective)
+                    if plan.batch == first:  # every trial of it is told now
+                        first += 1
                 report.store_s += time.perf_counter() - phase
+                rounds.done(len(plans))
                 progress.batch_done()
                 report.ran += len(results)
                 report.failed += sum(1 for o in results if not o.ok)
@@ -367,61 +401,113 @@ def _tell(
             asker.tell(number, TrialState.FAIL, None)
 
 
+#: Most batches in one round, and the wall time a round aims at: a round's trials are
+#: stored together, so a longer round would lose more finished work to a kill -9.
+MAX_ROUND_BATCHES = 8
+ROUND_S = 0.1
+
+
+class _RoundSizer:
+    """How many fresh batches the next round takes: 1 unless ``grouped``; then as many
+    as fit in about ``ROUND_S`` of wall time at the recent pace (at most
+    ``MAX_ROUND_BATCHES``). Timing sets the size only: every batch is asked, stored and
+    told as it would be alone, so the results do not depend on it."""
+
+    def __init__(self, grouped: bool) -> None:
+        self.grouped = grouped
+        self.batches = 1
+        self._since = time.perf_counter()
+
+    def done(self, batches: int) -> None:
+        """Notes the end of a round of ``batches`` batches; sizes the next one."""
+        now = time.perf_counter()
+        per_batch = (now - self._since) / batches
+        self._since = now
+        if self.grouped:
+            fit = int(ROUND_S / per_batch) if per_batch > 0 else MAX_ROUND_BATCHES
+            self.batches = max(1, min(MAX_ROUND_BATCHES, fit))
+
+
 @dataclass
 class _Ahead:
-    """The next batch as the scan is expected to plan it, asked and started early."""
+    """The next round as it is expected to be planned, asked and started early."""
 
-    plan: BatchPlan
-    new: list[NewTrial]
+    plans: list[BatchPlan]
+    claims: list[BatchClaim]
     tasks: list[TrialTask]
     run: StartedRun
 
 
 def _ask_ahead(
     spec: StudySpec,
-    plan: BatchPlan,
-    total: int,
+    plans: list[BatchPlan],
     asker: BatchAsker,
     pool: LokyPool,
     crash_dir: str,
     faults: str | None,
-) -> _Ahead | None:
-    """Asks the batch after ``plan`` as the scan will plan it once ``plan`` is told (the
-    next numbers, never asked, after every trial below them) and hands it to the pool."""
-    start = (plan.batch + 1) * spec.batch_size
-    if start >= total:
-        return None
-    numbers = list(range(start, min(start + spec.batch_size, total)))
-    guess = BatchPlan(
-        batch=plan.batch + 1,
-        numbers=numbers,
-        rows=[None] * len(numbers),
-        history=[[0, start]],
-        has_row=False,
-        owner=None,
-    )
-    new, _, tasks = _ask_batch(spec, guess, asker, crash_dir, faults)
-    return _Ahead(plan=guess, new=new, tasks=tasks, run=pool.start(tasks))
+) -> _Ahead:
+    """Asks the fresh batches ``plans`` (the next numbers, never asked, after every trial
+    below them: as they will be planned once the current round is told) and hands them
+    to the pool."""
+    claims, tasks = _ask_round(spec, plans, asker, crash_dir, faults)
+    return _Ahead(plans=plans, claims=claims, tasks=tasks, run=pool.start(tasks))
 
 
-def _prepare_batch(
+def _fresh_plans(first: int, count: int, size: int, total: int) -> list[BatchPlan]:
+    """Returns the plans of up to ``count`` batches from ``first`` that were never asked,
+    each after every trial below it is told (what :meth:`StudyStore.next_batch` plans
+    for them then); none past ``total``."""
+    plans = []
+    for batch in range(first, first + count):
+        start = batch * size
+        if start >= total:
+            break
+        numbers = list(range(start, min(start + size, total)))
+        plans.append(
+            BatchPlan(
+                batch=batch,
+                numbers=numbers,
+                rows=[None] * len(numbers),
+                history=[[0, start]] if start else [],
+                has_row=False,
+                owner=None,
+            )
+        )
+    return plans
+
+
+def _prepare_round(
     store: StudyStore,
     spec: StudySpec,
     study: StudyRecord,
-    plan: BatchPlan,
+    plans: list[BatchPlan],
     asker: BatchAsker,
     lease: DriverLease,
     crash_dir: str,
     faults: str | None,
 ) -> list[TrialTask] | None:
-    """Asks (or re-asks) a batch, claims it RUNNING and returns its tasks.
+    """Asks (or re-asks) the batches of a round, claims them RUNNING and returns their
+    tasks.
 
-    Returns None when another driver claimed the batch first.
+    Returns None when another driver claimed one of them first.
     """
-    new, restart, tasks = _ask_batch(spec, plan, asker, crash_dir, faults)
+    claims, tasks = _ask_round(spec, plans, asker, crash_dir, faults)
     with WRITE_LOCK:
-        claimed = store.claim_batch(study, plan, lease, new, restart)
+        claimed = store.claim_batches(study, claims, lease)
     return tasks if claimed else None
+
+
+def _ask_round(
+    spec: StudySpec, plans: list[BatchPlan], asker: BatchAsker, crash_dir: str, faults: str | None
+) -> tuple[list[BatchClaim], list[TrialTask]]:
+    """Asks (or re-asks) the batches ``plans`` in order; returns their claims and tasks."""
+    claims: list[BatchClaim] = []
+    tasks: list[TrialTask] = []
+    for plan in plans:
+        new, restart, batch_tasks = _ask_batch(spec, plan, asker, crash_dir, faults)
+        claims.append(BatchClaim(plan=plan, new=new, restart=restart))
+        tasks.extend(batch_tasks)
+    return claims, tasks
 
 
 def _ask_batch(

@@ -3,11 +3,12 @@
 from optimizer.storage._engine import DEFAULT_STORAGE, resolve_storage
 from optimizer.storage._models import Base, StudyRow, TrialRow
 from optimizer.storage._records import NewTrial, StudyRecord, TrialRecord, study_record
-from optimizer.storage._store import BatchPlan, DriverLease, StudyExists, StudyStore
+from optimizer.storage._store import BatchClaim, BatchPlan, DriverLease, StudyExists, StudyStore
 
 __all__ = [
     "DEFAULT_STORAGE",
     "Base",
+    "BatchClaim",
     "BatchPlan",
     "DriverLease",
     "NewTrial",

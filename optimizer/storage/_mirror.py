@@ -61,14 +61,12 @@ def bulk_add_trials(storage: RDBStorage, study_id: int, trials: Sequence[FrozenT
         if attr.columns[0].key != "trial_id"
     ]
     trial_rows = []
+    model = models.TrialModel(study_id=study_id)  # never added to a session: a converter
     for trial in trials:
-        model = models.TrialModel(
-            study_id=study_id,
-            number=trial.number,
-            state=trial.state,
-            datetime_start=trial.datetime_start,
-            datetime_complete=trial.datetime_complete,
-        )
+        model.number = trial.number
+        model.state = trial.state
+        model.datetime_start = trial.datetime_start
+        model.datetime_complete = trial.datetime_complete
         trial_rows.append({column: getattr(model, key) for key, column in columns})
     with WRITE_LOCK, storage.engine.begin() as conn:
         conn.execute(sqlalchemy.insert(trial_table), trial_rows)
@@ -84,6 +82,8 @@ def bulk_add_trials(storage: RDBStorage, study_id: int, trials: Sequence[FrozenT
         params: list[dict[str, Any]] = []
         user_attrs: list[dict[str, Any]] = []
         system_attrs: list[dict[str, Any]] = []
+        # The trials share their distribution objects: each is written as JSON once.
+        distribution_json: dict[int, str] = {}
         for trial in trials:
             trial_id = ids[trial.number]
             for index, value in enumerate(trial.values or ()):
@@ -93,12 +93,15 @@ def bulk_add_trials(storage: RDBStorage, study_id: int, trials: Sequence[FrozenT
                 )
             for name, value in trial.params.items():
                 distribution = trial.distributions[name]
+                text = distribution_json.get(id(distribution))
+                if text is None:
+                    text = distribution_json[id(distribution)] = distribution_to_json(distribution)
                 params.append(
                     {
                         "trial_id": trial_id,
                         "param_name": name,
                         "param_value": distribution.to_internal_repr(value),
-                        "distribution_json": distribution_to_json(distribution),
+                        "distribution_json": text,
                     }
                 )
             for key, value in trial.user_attrs.items():

@@ -21,16 +21,15 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import optuna
 from optuna.distributions import BaseDistribution
 from optuna.storages import RDBStorage
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import Row, Table, bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -61,9 +60,13 @@ from optimizer.storage._models import Base, StudyRow, TrialRow
 from optimizer.storage._records import NewTrial, StudyRecord, TrialRecord, study_record
 from optimizer.worker import TrialOutcome
 
-__all__ = ["BatchPlan", "DriverLease", "StudyExists", "StudyStore"]
+__all__ = ["BatchClaim", "BatchPlan", "DriverLease", "StudyExists", "StudyStore"]
 
 _FINISHED = ("COMPLETE", "FAIL")
+
+#: The tables behind the ORM models, for Core statements on the hot path of a sweep.
+_TRIALS = cast(Table, TrialRow.__table__)
+_BATCHES = cast(Table, BatchRow.__table__)
 
 
 class StudyExists(BadInputError):
@@ -104,6 +107,16 @@ class BatchScan:
     busy: bool
     #: Every batch below this one is finished (the next scan starts here).
     first: int
+
+
+@dataclass(frozen=True)
+class BatchClaim:
+    """A batch to claim (:meth:`StudyStore.claim_batches`): its plan, the trials asked
+    for it and the stored ones that run again."""
+
+    plan: BatchPlan
+    new: Sequence[NewTrial]
+    restart: Sequence[int]
 
 
 def _now() -> datetime:
@@ -286,27 +299,28 @@ class StudyStore:
     ) -> None:
         """Records a batch as RUNNING in one transaction: new trials and re-run ones."""
         now = _now()
-        with self._session.begin() as session:
-            self._insert_running(session, study, new, restart, now)
+        with self.engine.begin() as conn:
+            self._insert_running(conn, study, new, restart, now)
 
     def _insert_running(
         self,
-        session: Session,
+        conn: Connection,
         study: StudyRecord,
         new: Sequence[NewTrial],
         restart: Sequence[int],
         now: datetime,
     ) -> None:
-        """Adds the RUNNING rows of ``new`` and sets ``restart`` RUNNING again."""
+        """Adds the RUNNING rows of ``new`` and sets ``restart`` RUNNING again (Core
+        statements on the tables: no ORM unit of work)."""
         if restart:
-            session.execute(
-                update(TrialRow)
-                .where(TrialRow.study_id == study.id, TrialRow.number.in_(list(restart)))
+            conn.execute(
+                update(_TRIALS)
+                .where(_TRIALS.c.study_id == study.id, _TRIALS.c.number.in_(list(restart)))
                 .values(state="RUNNING")
             )
-        if new:  # one multi-row INSERT (an ORM bulk insert: no unit of work per row)
-            session.execute(
-                insert(TrialRow),
+        if new:  # one INSERT, executed for every row
+            conn.execute(
+                insert(_TRIALS),
                 [
                     {
                         "study_id": study.id,
@@ -323,43 +337,44 @@ class StudyStore:
                 ],
             )
 
-    def finish_batch(
+    def finish_batches(
         self,
         study: StudyRecord,
         outcomes: Sequence[TrialOutcome],
         lease: DriverLease | None = None,
-        batch: int | None = None,
+        batches: Sequence[int] = (),
     ) -> bool:
-        """Records a batch's outcomes in one transaction (then call :meth:`sync_optuna`).
+        """Records the outcomes of one or more batches in one transaction (then call
+        :meth:`sync_optuna`).
 
-        With ``lease`` and ``batch``, only while the batch is still this driver's (it is
-        released in the same transaction); returns False, storing nothing, when another
-        driver took it over (this one was presumed dead): a trial is never counted twice.
+        With ``lease`` and ``batches``, only while every one of the batches is still this
+        driver's (they are released in the same transaction); returns False, storing
+        nothing, when another driver took one over (this one was presumed dead): a trial
+        is never counted twice.
         """
         now = _now()
-        with self._session.begin() as session:
-            if (
-                lease is not None
-                and batch is not None
-                and not self._release(session, study, batch, lease)
-            ):
-                return False
-            ids: dict[int, int] = {
-                number: row_id
-                for number, row_id in session.execute(
-                    select(TrialRow.number, TrialRow.id).where(
-                        TrialRow.study_id == study.id,
-                        TrialRow.number.in_([o.number for o in outcomes]),
+        try:
+            with self.engine.begin() as conn:
+                if lease is not None and batches:
+                    self._release(conn, study, batches, lease)
+                # One Core UPDATE, executed once per trial with its values (executemany):
+                # no loaded rows, no ORM unit of work.
+                changes = [
+                    {"b_number": o.number, **_outcome_values(o, study, now)}
+                    for o in sorted(outcomes, key=lambda o: o.number)
+                ]
+                if changes:
+                    conn.execute(
+                        update(_TRIALS)
+                        .where(
+                            _TRIALS.c.study_id == study.id,
+                            _TRIALS.c.number == bindparam("b_number"),
+                        )
+                        .values({key: bindparam(key) for key in changes[0] if key != "b_number"}),
+                        changes,
                     )
-                )
-            }
-            # An ORM bulk UPDATE by primary key (executemany), not a loaded row per trial.
-            changes = []
-            for outcome in sorted(outcomes, key=lambda o: o.number):
-                change = SimpleNamespace(id=ids[outcome.number])
-                _apply_outcome(change, outcome, study, now)  # type: ignore[arg-type]
-                changes.append(vars(change))
-            session.execute(update(TrialRow), changes)
+        except _Lost:
+            return False
         return True
 
     def mark_waiting(
@@ -367,29 +382,28 @@ class StudyStore:
         study: StudyRecord,
         numbers: Sequence[int],
         lease: DriverLease | None = None,
-        batch: int | None = None,
+        batches: Sequence[int] = (),
     ) -> None:
-        """Sets unfinished trials back to WAITING (an interrupted batch; resumed later).
+        """Sets unfinished trials back to WAITING (interrupted batches; resumed later).
 
-        With ``lease`` and ``batch`` the batch is released too, and nothing changes when it
-        is no longer this driver's.
+        With ``lease`` and ``batches`` the batches are released too, and nothing changes
+        when one of them is no longer this driver's.
         """
-        with self._session.begin() as session:
-            if (
-                lease is not None
-                and batch is not None
-                and not self._release(session, study, batch, lease)
-            ):
-                return
-            session.execute(
-                update(TrialRow)
-                .where(
-                    TrialRow.study_id == study.id,
-                    TrialRow.number.in_(list(numbers)),
-                    TrialRow.state.in_(["RUNNING", "WAITING"]),
+        try:
+            with self.engine.begin() as conn:
+                if lease is not None and batches:
+                    self._release(conn, study, batches, lease)
+                conn.execute(
+                    update(_TRIALS)
+                    .where(
+                        _TRIALS.c.study_id == study.id,
+                        _TRIALS.c.number.in_(list(numbers)),
+                        _TRIALS.c.state.in_(["RUNNING", "WAITING"]),
+                    )
+                    .values(state="WAITING")
                 )
-                .values(state="WAITING")
-            )
+        except _Lost:
+            return
 
     # --- several drivers (see _drivers) -------------------------------------------
 
@@ -527,67 +541,87 @@ class StudyStore:
                 return BatchScan(plan=plan, busy=busy, first=first)
         return BatchScan(plan=None, busy=busy, first=first)
 
-    def claim_batch(
-        self,
-        study: StudyRecord,
-        plan: BatchPlan,
-        lease: DriverLease,
-        new: Sequence[NewTrial],
-        restart: Sequence[int],
+    def unasked_from(self, study: StudyRecord) -> int:
+        """Returns the first batch after every batch that has a stored row (0 for a new
+        study): no batch from there on was ever asked."""
+        with self._session() as session:
+            last = max(
+                session.scalar(select(func.max(table.c.batch)).where(table.c.study_id == study.id))
+                or -1
+                for table in (_BATCHES, _TRIALS)
+            )
+        return last + 1
+
+    def claim_batches(
+        self, study: StudyRecord, claims: Sequence[BatchClaim], lease: DriverLease
     ) -> bool:
-        """Claims ``plan``'s batch and records it RUNNING, in one transaction.
+        """Claims the batches of ``claims`` and records them RUNNING, in one transaction.
 
         A fresh batch is claimed by inserting its ``omega_batches`` row and trial rows
         (unique per batch and per number), a known one by a conditional update of its
-        holder. Returns False, changing nothing, when another driver got there first.
+        holder. Returns False, changing nothing, when another driver got one of them first.
         """
         now = _now()
         try:
-            with self._session.begin() as session:
-                if plan.has_row:
-                    holder = (
-                        BatchRow.driver_id.is_(None)
-                        if plan.owner is None
-                        else BatchRow.driver_id == plan.owner
+            with self.engine.begin() as conn:
+                fresh = [c.plan for c in claims if not c.plan.has_row]
+                if fresh:
+                    conn.execute(
+                        insert(_BATCHES),
+                        [
+                            {
+                                "study_id": study.id,
+                                "batch": plan.batch,
+                                "driver_id": lease.id,
+                                "asked_by": lease.id,
+                                "history": plan.history,
+                                "created_at": now,
+                            }
+                            for plan in fresh
+                        ],
                     )
-                    taken = session.execute(
-                        update(BatchRow)
-                        .where(BatchRow.study_id == study.id, BatchRow.batch == plan.batch, holder)
+                for plan in (c.plan for c in claims if c.plan.has_row):
+                    holder = (
+                        _BATCHES.c.driver_id.is_(None)
+                        if plan.owner is None
+                        else _BATCHES.c.driver_id == plan.owner
+                    )
+                    taken = conn.execute(
+                        update(_BATCHES)
+                        .where(
+                            _BATCHES.c.study_id == study.id, _BATCHES.c.batch == plan.batch, holder
+                        )
                         .values(driver_id=lease.id)
                     )
-                    if taken.rowcount != 1:  # type: ignore[attr-defined]
+                    if taken.rowcount != 1:
                         raise _Lost
-                else:
-                    session.add(
-                        BatchRow(
-                            study_id=study.id,
-                            batch=plan.batch,
-                            driver_id=lease.id,
-                            asked_by=lease.id,
-                            history=plan.history,
-                            created_at=now,
-                        )
-                    )
-                    session.flush()
-                self._insert_running(session, study, new, restart, now)
+                self._insert_running(
+                    conn,
+                    study,
+                    [trial for c in claims for trial in c.new],
+                    [number for c in claims for number in c.restart],
+                    now,
+                )
         except (IntegrityError, _Lost):
             return False
         return True
 
     def _release(
-        self, session: Session, study: StudyRecord, batch: int, lease: DriverLease
-    ) -> bool:
-        """Releases ``batch`` if it is still this driver's; returns whether it was."""
-        released = session.execute(
-            update(BatchRow)
+        self, conn: Connection, study: StudyRecord, numbers: Sequence[int], lease: DriverLease
+    ) -> None:
+        """Releases the batches ``numbers``; raises :class:`_Lost` (to roll the
+        transaction back) unless every one of them was still this driver's."""
+        released = conn.execute(
+            update(_BATCHES)
             .where(
-                BatchRow.study_id == study.id,
-                BatchRow.batch == batch,
-                BatchRow.driver_id == lease.id,
+                _BATCHES.c.study_id == study.id,
+                _BATCHES.c.batch.in_(list(numbers)),
+                _BATCHES.c.driver_id == lease.id,
             )
             .values(driver_id=None)
         )
-        return bool(released.rowcount == 1)  # type: ignore[attr-defined]
+        if released.rowcount != len(set(numbers)):
+            raise _Lost
 
     def batch_history(self, study: StudyRecord) -> dict[int, list[int]]:
         """Returns each recorded batch's history: the told trial numbers it was asked after."""
@@ -607,18 +641,17 @@ class StudyStore:
         if have is None:  # counted once per store: only this driver adds trials
             have = len(self.optuna.get_all_trials(study_id, deepcopy=False))
         with self._session() as session:
-            rows = session.scalars(
-                select(TrialRow)
+            rows = session.execute(
+                select(*_TOLD_COLUMNS)
                 .where(TrialRow.study_id == study.id, TrialRow.number >= have)
                 .order_by(TrialRow.number)
             ).all()
-            records = [_trial_record(r) for r in rows]
         distributions = _distributions(study)
         templates = []
-        for record in records:
-            if not record.finished:
+        for row in rows:
+            if row.state not in _FINISHED:
                 break
-            templates.append(_frozen_trial(record, distributions, study.objective))
+            templates.append(_frozen_trial(row, distributions, study.objective))
         self._optuna_counts.pop(study_id, None)  # recount after an error below
         add_trials(self.optuna, study_id, templates, bulk=self.bulk_mirror)
         self._optuna_counts[study_id] = have + len(templates)
@@ -633,8 +666,8 @@ class StudyStore:
             have = _optuna_trial_count(session, study_id)
             if have is None:
                 have = len(self.optuna.get_all_trials(study_id, deepcopy=False))
-            rows = session.scalars(
-                select(TrialRow)
+            rows = session.execute(
+                select(*_TOLD_COLUMNS)
                 .where(TrialRow.study_id == study.id, TrialRow.number >= have)
                 .order_by(TrialRow.number)
             ).all()
@@ -642,7 +675,7 @@ class StudyStore:
             for number, row in enumerate(rows, start=have):
                 if row.number != number or row.state not in _FINISHED:
                     break
-                templates.append(_frozen_trial(_trial_record(row), distributions, study.objective))
+                templates.append(_frozen_trial(row, distributions, study.objective))
             # Written on Optuna's own connection while this transaction holds the lock.
             add_trials(self.optuna, study_id, templates, bulk=self.bulk_mirror)
 
@@ -655,15 +688,15 @@ class StudyStore:
         function that writes the Optuna mirror, so a fresh and a resumed sweep see
         exactly the same history.
         """
-        query = select(TrialRow).where(
-            TrialRow.study_id == study.id, TrialRow.state.in_(["COMPLETE", "FAIL"])
+        query = select(*_TOLD_COLUMNS).where(
+            TrialRow.study_id == study.id, TrialRow.state.in_(_FINISHED)
         )
         if numbers is not None:
             query = query.where(TrialRow.number.in_(list(numbers)))
         with self._session() as session:
-            records = [_trial_record(r) for r in session.scalars(query.order_by(TrialRow.number))]
+            rows = session.execute(query.order_by(TrialRow.number)).all()
         distributions = _distributions(study)
-        return {r.number: _frozen_trial(r, distributions, study.objective) for r in records}
+        return {r.number: _frozen_trial(r, distributions, study.objective) for r in rows}
 
     def load_optuna_study(self, study: StudyRecord) -> optuna.Study:
         """Returns the Optuna study object of ``study`` (read-only use)."""
@@ -673,7 +706,7 @@ class StudyStore:
 
 
 class _Lost(Exception):
-    """Another driver claimed the batch first."""
+    """Another driver claimed a batch first, or took it over."""
 
 
 def _optuna_trial_count(session: Session, study_id: int) -> int | None:
@@ -693,12 +726,31 @@ def _distributions(study: StudyRecord) -> dict[str, BaseDistribution]:
     return {s.path: s.distribution() for s in specs}
 
 
+#: The columns a told trial's Optuna form is built from (:func:`_frozen_trial`): not the
+#: configs, whose JSON is most of a row and which the mirror does not hold.
+_TOLD_COLUMNS = (
+    TrialRow.number,
+    TrialRow.state,
+    TrialRow.params,
+    TrialRow.sampler_attrs,
+    TrialRow.seed,
+    TrialRow.config_hash,
+    TrialRow.objective_value,
+    TrialRow.error_category,
+    TrialRow.error_message,
+    TrialRow.created_at,
+    TrialRow.finished_at,
+    *(getattr(TrialRow, key) for key in METRIC_KEYS),
+)
+
+
 def _frozen_trial(
-    record: TrialRecord, distributions: dict[str, BaseDistribution], objective: str
+    record: Row[Any], distributions: dict[str, BaseDistribution], objective: str
 ) -> FrozenTrial:
+    """Returns a finished trial (a row of :data:`_TOLD_COLUMNS`) as its Optuna mirror trial."""
     user_attrs: dict[str, Any] = {"seed": record.seed, "config_hash": record.config_hash}
     for key in METRIC_KEYS:
-        user_attrs[key] = None if record.metrics is None else record.metrics.get(key)
+        user_attrs[key] = getattr(record, key) if record.state == "COMPLETE" else None
     state = TrialState.FAIL
     values: list[float] | None = None
     if record.state == "COMPLETE":
@@ -721,32 +773,43 @@ def _frozen_trial(
         params=dict(record.params),
         distributions={k: distributions[k] for k in record.params},
         user_attrs=user_attrs,
-        system_attrs=dict(record.sampler_attrs),
+        system_attrs=dict(record.sampler_attrs or {}),
         intermediate_values={},
         trial_id=0,
     )
 
 
-def _apply_outcome(row: TrialRow, outcome: TrialOutcome, study: StudyRecord, now: datetime) -> None:
-    row.finished_at = now
-    row.duration_s = outcome.duration_s
-    row.engine_s = outcome.engine_s
-    row.worker_pid = outcome.worker_pid
-    row.config_hash = outcome.config_hash
-    row.stats = outcome.stats
-    if outcome.ok and outcome.metrics is not None:
-        row.state = "COMPLETE"
-        row.resolved_config = outcome.resolved_config
-        for key in METRIC_KEYS:
-            setattr(row, key, outcome.metrics.get(key))
-        value = outcome.metrics.get(study.objective)
-        row.objective_value = None if value is None else float(value)
-        row.feasible = is_feasible(outcome.metrics, study.constraints)
-        row.error_category = row.error_message = None
-    else:
-        row.state = "FAIL"
-        row.error_category = outcome.error_category
-        row.error_message = outcome.error_message
+def _outcome_values(outcome: TrialOutcome, study: StudyRecord, now: datetime) -> dict[str, Any]:
+    """Returns the column values that record ``outcome`` (the same keys for every outcome:
+    a failed trial has no metrics, no objective value and no resolved config)."""
+    metrics = outcome.metrics if outcome.ok else None
+    values: dict[str, Any] = {
+        "finished_at": now,
+        "duration_s": outcome.duration_s,
+        "engine_s": outcome.engine_s,
+        "worker_pid": outcome.worker_pid,
+        "config_hash": outcome.config_hash,
+        "stats": outcome.stats,
+        "state": "FAIL",
+        "resolved_config": None,
+        **{key: None for key in METRIC_KEYS},
+        "objective_value": None,
+        "feasible": None,
+        "error_category": outcome.error_category,
+        "error_message": outcome.error_message,
+    }
+    if metrics is not None:
+        value = metrics.get(study.objective)
+        values.update(
+            {key: metrics.get(key) for key in METRIC_KEYS},
+            state="COMPLETE",
+            resolved_config=outcome.resolved_config,
+            objective_value=None if value is None else float(value),
+            feasible=is_feasible(metrics, study.constraints),
+            error_category=None,
+            error_message=None,
+        )
+    return values
 
 
 def _trial_record(row: TrialRow) -> TrialRecord:

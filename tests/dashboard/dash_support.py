@@ -146,7 +146,7 @@ def add_hostile_study(url: str) -> None:
             ],
             [],
         )
-        store.finish_batch(
+        store.finish_batches(
             study, [failed_outcome(0, "exception", "RuntimeError: <script>alert(2)</script>")]
         )
     finally:

@@ -12,13 +12,16 @@ import optuna
 import pytest
 from opt_support import StudyWriter, count_states, result_table, run_cli, storage_of
 
+from optimizer import driver
 from optimizer.driver import run_sweep
+from optimizer.errors import Interrupted
 from optimizer.metrics import METRIC_KEYS
 from optimizer.progress import LineProgress
 from optimizer.ranking import rank_trials
 from optimizer.storage import StudyStore
 from optimizer.storage._mirror import add_trials
 from optimizer.study_file import load_study_file
+from optimizer.worker import FAULTS_ENV
 
 pytestmark = pytest.mark.integration
 
@@ -228,3 +231,55 @@ def test_bulk_and_public_optuna_mirrors_are_identical(
             assert trial.user_attrs == first.user_attrs
             assert trial.system_attrs == first.system_attrs
             assert trial.datetime_start == first.datetime_start
+
+
+def _batch_rows(url: str) -> list[tuple[int, str]]:
+    """Returns (batch, history) of every recorded batch, in batch order."""
+    conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        return conn.execute("SELECT batch, history FROM omega_batches ORDER BY batch").fetchall()
+    finally:
+        conn.close()
+
+
+def test_rounds_of_several_batches_store_what_single_batches_do(
+    write_study: StudyWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A history-free sampler on one driver groups fresh batches into rounds (one claim and
+    # one store transaction each); every batch must still be asked, seeded and recorded
+    # as it is alone.
+    study = write_study(sampler={"name": "random"}, n_trials=40, workers=1)
+    tables, batches, lines = [], [], []
+    for label, round_s in (("single", 0.0), ("grouped", 1e9)):
+        monkeypatch.setattr(driver, "ROUND_S", round_s)
+        url = f"sqlite:///{tmp_path / f'{label}.db'}"
+        out = io.StringIO()
+        run_sweep(load_study_file(study), storage_url=url, progress=LineProgress(out))
+        tables.append(result_table(url, "test-study"))
+        batches.append(_batch_rows(url))
+        lines.append(len(out.getvalue().splitlines()))
+    assert tables[0] == tables[1] and len(tables[0]) == 40
+    assert batches[0] == batches[1] and [b for b, _ in batches[0]] == list(range(10))
+    # One progress line per round: 10 rounds of one batch, then 1 + 1 + 8 batches (the
+    # second round was asked ahead while the first, sized before any timing, ran).
+    assert lines[0] == 1 + 10 and lines[1] == 1 + 3
+
+
+def test_an_interrupted_round_resumes_to_the_same_table(
+    write_study: StudyWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    study = write_study(sampler={"name": "random"}, n_trials=40, workers=1)
+    reference = f"sqlite:///{tmp_path / 'reference.db'}"
+    sweep(study, reference)
+    monkeypatch.setattr(driver, "ROUND_S", 1e9)
+    monkeypatch.setenv(FAULTS_ENV, "*:sleep=0.02")  # a round of 8 batches takes ~0.6 s
+    url = storage_of(study)
+    with pytest.raises(Interrupted):
+        # Rounds [0], [1], then [2..9]: stopped in the third.
+        sweep(study, url, stop=lambda: count_states(url).get("COMPLETE", 0) >= 8)
+    states = count_states(url)
+    assert states == {"COMPLETE": 8, "WAITING": 32}, states
+    monkeypatch.delenv(FAULTS_ENV)
+    sweep(study, url, resume=True)
+    assert result_table(url, "test-study") == result_table(reference, "test-study")
+    assert _batch_rows(url) == _batch_rows(reference)

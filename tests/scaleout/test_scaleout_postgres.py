@@ -33,7 +33,7 @@ from opt_support import (
     wait_until,
 )
 
-from optimizer.driver import _open_study, _prepare_batch, run_sweep
+from optimizer.driver import _open_study, _prepare_round, run_sweep
 from optimizer.progress import LineProgress
 from optimizer.ranking import rank_trials
 from optimizer.sampling import BatchAsker, ask_batch
@@ -234,10 +234,10 @@ def test_a_presumed_dead_driver_cannot_count_twice(
         plan_a = first.next_batch(study, 8, a).plan
         plan_b = second.next_batch(study, 8, b).plan
         assert plan_a is not None and plan_b is not None and plan_a.batch == plan_b.batch == 0
-        tasks_a = _prepare_batch(first, spec, study, plan_a, asker(first), a, crash_dir, None)
+        tasks_a = _prepare_round(first, spec, study, [plan_a], asker(first), a, crash_dir, None)
         assert tasks_a is not None
         assert (
-            _prepare_batch(second, spec, study, plan_b, asker(second), b, crash_dir, None) is None
+            _prepare_round(second, spec, study, [plan_b], asker(second), b, crash_dir, None) is None
         )
         assert second.next_batch(study, 8, b).plan.batch == 1  # type: ignore[union-attr]
 
@@ -252,14 +252,14 @@ def test_a_presumed_dead_driver_cannot_count_twice(
             )
         takeover = second.next_batch(study, 8, b).plan
         assert takeover is not None and takeover.batch == 0 and takeover.owner == a.id
-        tasks_b = _prepare_batch(second, spec, study, takeover, asker(second), b, crash_dir, None)
+        tasks_b = _prepare_round(second, spec, study, [takeover], asker(second), b, crash_dir, None)
         assert tasks_b is not None and [t.number for t in tasks_b] == [0, 1, 2, 3]
 
         outcomes_a = [evaluate(t) for t in tasks_a]
-        assert not first.finish_batch(study, outcomes_a, a, 0)  # fenced off: nothing stored
-        first.mark_waiting(study, [0, 1, 2, 3], a, 0)  # neither this
+        assert not first.finish_batches(study, outcomes_a, a, [0])  # fenced off: nothing stored
+        first.mark_waiting(study, [0, 1, 2, 3], a, [0])  # neither this
         assert {t.state for t in second.trials(study)} == {"RUNNING"}
-        assert second.finish_batch(study, [evaluate(t) for t in tasks_b], b, 0)
+        assert second.finish_batches(study, [evaluate(t) for t in tasks_b], b, [0])
         assert [t.state for t in second.trials(study)] == ["COMPLETE"] * 4
         first.release_driver(a)
         second.release_driver(b)

@@ -1,0 +1,76 @@
+"""The study store's batch transactions: several batches are claimed, stored or released
+all together or not at all."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from opt_support import StudyWriter, storage_of
+
+from optimizer.driver import _fresh_plans, _open_study
+from optimizer.storage import BatchClaim, NewTrial, StudyStore
+from optimizer.study_file import load_study_file
+from optimizer.worker import failed_outcome
+
+
+def _held(url: str) -> dict[int, int | None]:
+    """Returns each recorded batch's holder (driver id), by batch."""
+    conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        return dict(conn.execute("SELECT batch, driver_id FROM omega_batches").fetchall())
+    finally:
+        conn.close()
+
+
+def test_several_batches_are_claimed_and_stored_atomically(write_study: StudyWriter) -> None:
+    path = write_study(n_trials=8)
+    url = storage_of(path)
+    store = StudyStore(url)
+    try:
+        study = _open_study(store, load_study_file(path), 8, False, "")
+        lease = store.register_driver(study)
+        first, second = _fresh_plans(0, 2, 4, 8)
+
+        def claim(plan_numbers: list[int]) -> BatchClaim:
+            plan = first if plan_numbers[0] == 0 else second
+            new = [
+                NewTrial(number=n, batch=plan.batch, params={}, sampler_attrs={}, seed=n, config={})
+                for n in plan_numbers
+            ]
+            return BatchClaim(plan=plan, new=new, restart=[])
+
+        assert store.claim_batches(study, [claim([4, 5, 6, 7])], lease)
+        # Batch 1 is taken: claiming 0 and 1 together changes nothing, not even batch 0.
+        assert not store.claim_batches(study, [claim([0, 1, 2, 3]), claim([4, 5, 6, 7])], lease)
+        assert _held(url) == {1: lease.id}
+        assert [t.number for t in store.trials(study)] == [4, 5, 6, 7]
+
+        # Storing batches 0 and 1 needs both held: batch 0 is not, so nothing is stored.
+        outcomes = [failed_outcome(n, "exception", "x") for n in (4, 5, 6, 7)]
+        assert not store.finish_batches(study, outcomes, lease, [0, 1])
+        assert {t.state for t in store.trials(study)} == {"RUNNING"}
+        assert _held(url) == {1: lease.id}
+
+        assert store.claim_batches(study, [claim([0, 1, 2, 3])], lease)
+        outcomes += [failed_outcome(n, "exception", "x") for n in (0, 1, 2, 3)]
+        assert store.finish_batches(study, outcomes, lease, [0, 1])
+        assert {t.state for t in store.trials(study)} == {"FAIL"}
+        assert _held(url) == {0: None, 1: None}
+        store.release_driver(lease)
+    finally:
+        store.close()
+
+
+def test_unasked_from_is_past_every_recorded_batch(write_study: StudyWriter) -> None:
+    path = write_study(n_trials=12)
+    store = StudyStore(storage_of(path))
+    try:
+        study = _open_study(store, load_study_file(path), 12, False, "")
+        assert store.unasked_from(study) == 0
+        lease = store.register_driver(study)
+        plan = _fresh_plans(2, 1, 4, 12)[0]
+        assert store.claim_batches(study, [BatchClaim(plan=plan, new=[], restart=[])], lease)
+        assert store.unasked_from(study) == 3
+        store.release_driver(lease)
+    finally:
+        store.close()
