@@ -14,6 +14,7 @@ identical Optuna studies.
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -106,7 +107,7 @@ def bulk_add_trials(storage: RDBStorage, study_id: int, trials: Sequence[FrozenT
                 )
             for key, value in trial.user_attrs.items():
                 user_attrs.append(
-                    {"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}
+                    {"trial_id": trial_id, "key": key, "value_json": _json_text(value)}
                 )
             for key, value in trial.system_attrs.items():
                 system_attrs.append(
@@ -120,6 +121,19 @@ def bulk_add_trials(storage: RDBStorage, study_id: int, trials: Sequence[FrozenT
         ):
             if rows:
                 conn.execute(sqlalchemy.insert(model_class.__table__), rows)
+
+
+def _json_text(value: Any) -> str:
+    """Returns ``json.dumps(value)``, without the encoder for the common finite floats,
+    ints and nulls (a metric per user attribute: most of a trial's rows)."""
+    kind = type(value)
+    if kind is float and math.isfinite(value):
+        return repr(value)  # what json.dumps writes for a finite float
+    if kind is int:
+        return str(value)
+    if value is None:
+        return "null"
+    return json.dumps(value)
 
 
 def add_trials(

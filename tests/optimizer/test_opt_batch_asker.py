@@ -17,7 +17,13 @@ import pytest
 from optuna.trial import FrozenTrial, TrialState
 from test_opt_sampling import SAMPLERS, _objective, _space
 
-from optimizer.sampling import AskedTrial, BatchAsker, ask_batch
+from optimizer.sampling import (
+    HISTORY_FREE_SAMPLERS,
+    AskedTrial,
+    BatchAsker,
+    ask_batch,
+    draws_match_ask,
+)
 from optimizer.study_file import SamplerSpec
 
 SEED = 1000
@@ -124,8 +130,27 @@ def test_incremental_asking_equals_a_fresh_study_per_batch(
         assert loads == []  # never read back from storage
     resumed, loads = _incremental(name, options, plan, restart_at=(2, 4))
     assert _same(resumed, reference, name)
-    if name != "nsga2":
+    if name in HISTORY_FREE_SAMPLERS:
+        assert loads == []  # drawn straight from the sampler: the history is never read
+    elif name != "nsga2":
         assert loads == [len(plan[2][1]), len(plan[4][1])]  # one rebuild per restart
+
+
+@pytest.mark.parametrize("name", sorted(HISTORY_FREE_SAMPLERS))
+def test_a_history_free_sampler_is_drawn_directly_as_optuna_asks(name: str) -> None:
+    # The direct draw is checked against ask_batch for the installed Optuna; it must hold
+    # here, or the driver would silently fall back to Optuna's slower ask.
+    space = _space(name)
+    assert draws_match_ask(SamplerSpec(name, {}), space)
+    asker = BatchAsker(
+        sampler=SamplerSpec(name, {}),
+        space=space,
+        direction="maximize",
+        study_seed=SEED,
+        load_history=lambda numbers: {},
+    )
+    asker.ask(0, [0, 1], [])
+    assert asker._direct is True
 
 
 @pytest.mark.parametrize("name", ["tpe", "random", "cmaes"])
