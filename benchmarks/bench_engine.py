@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from datasets import ALL
+from targets import Check, print_checks
 
 import omega_bt
 
@@ -67,6 +68,29 @@ def cold_run(config_json: str, repeat: int) -> tuple[float, float]:
     return statistics.median(times), max(rss)
 
 
+def engine_checks(rows: list[dict[str, Any]]) -> list[Check]:
+    """Returns the engine targets of issue 4 against the measured rows."""
+    by_case = {r["case"].split()[0]: r for r in rows}
+    ten_k, one_m = by_case["10k"], by_case["1m"]
+    return [
+        Check(
+            "one 10k-bar backtest from Python <= 1 ms (data cached)",
+            f"{ten_k['warm_median_ms']:.2f} ms",
+            ten_k["warm_median_ms"] <= 1.0,
+        ),
+        Check(
+            "<= 50 ns per bar at 1M bars (data cached)",
+            f"{one_m['ns_per_bar_warm']:.1f} ns",
+            one_m["ns_per_bar_warm"] <= 50.0,
+        ),
+        Check(
+            "peak RSS <= 150 MB for 1M bars (fresh process)",
+            f"{one_m['peak_rss_mb']:.0f} MB",
+            one_m["peak_rss_mb"] <= 150.0,
+        ),
+    ]
+
+
 def main() -> int:
     """Runs the benchmark and prints the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -99,6 +123,7 @@ def main() -> int:
             f"{r['case']:<14} {r['bars']:>7} {r['warm_median_ms']:>9.3f}"
             f" {r['ns_per_bar_warm']:>7.1f} {r['cold_median_ms']:>9.3f} {r['peak_rss_mb']:>8.1f}"
         )
+    print_checks(engine_checks(rows))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     report = {"engine_version": omega_bt.__engine_version__, "rows": rows}
     args.json.write_text(json.dumps(report, indent=2))

@@ -26,9 +26,11 @@ sampler) on the 10,000-bar EURUSD M5 set, and on the 100k set for the scaling ch
 Both databases go to ``--db-dir`` (default: ``/dev/shm`` where it exists, so that the
 plain way is not slowed down by fsync: on a disk, its commit per trial step costs an
 fsync each). Medians over ``--repeat`` runs; the 2,000-trial cases run once with
-``--quick``. Prints a table and writes JSON. From the repository root:
+``--quick``. Prints a table and the targets of issue 4 (met or not, with the figures)
+and writes JSON. From the repository root:
 
     python benchmarks/bench_sweep.py [--repeat 3] [--quick] [--json out/bench_sweep.json]
+    python benchmarks/bench_sweep.py --report out/bench_sweep.json   # reprint a run
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from typing import Any
 
 import yaml
 from datasets import HUNDRED_K, TEN_K, Dataset
+from targets import Check, print_checks
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_STUDY = ROOT / "studies" / "eurusd_mrz_dev.yaml"
@@ -160,11 +163,13 @@ def run_plain(case: dict[str, Any]) -> dict[str, Any]:
         else optuna.samplers.RandomSampler(seed=spec.seed)
     )
     engine_s = 0.0
+    seed = spec.seed
+    assert seed is not None  # a dev study
 
     def objective(trial: optuna.Trial) -> float:
         nonlocal engine_s
         params = {p.path: _suggest(trial, p) for p in spec.search_space}
-        config = json.dumps(build_config(spec, params, derive(spec.seed, trial.number)))
+        config = json.dumps(build_config(spec, params, derive(seed, trial.number)))
         start = time.perf_counter()
         result = json.loads(omega_bt.run_backtest(config))
         engine_s += time.perf_counter() - start
@@ -305,7 +310,7 @@ def measure(
     for index in range(repeat):
         db = fresh_db(db_dir, f"{label}-{index}")
         runs.append({**spawn({"kind": kind, "db": str(db), **case}), "db": str(db)})
-    summary = {
+    summary: dict[str, Any] = {
         key: median_of(runs, key)
         for key in runs[0]
         if isinstance(runs[0][key], float | int) and not isinstance(runs[0][key], bool)
@@ -327,10 +332,18 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="2,000-trial cases run once")
     parser.add_argument("--db-dir", type=Path, help="where the databases go")
     parser.add_argument("--json", type=Path, default=ROOT / "out" / "bench_sweep.json")
+    parser.add_argument(
+        "--report", type=Path, help="print the table and targets of an earlier run's JSON"
+    )
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
         print(json.dumps(run_case(json.loads(args.case))))
+        return 0
+    if args.report:
+        earlier = json.loads(args.report.read_text(encoding="utf-8"))["rows"]
+        print_table(earlier)
+        print_checks(sweep_checks(earlier))
         return 0
 
     shm = Path("/dev/shm")
@@ -405,6 +418,7 @@ def main() -> int:
     group[1]["of_ceiling"] = group[1]["vs_w1"] / ceiling[1]["vs_w1"]
 
     print_table(rows)
+    print_checks(sweep_checks(rows))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     import omega_bt
 
@@ -423,6 +437,56 @@ def main() -> int:
             path.unlink()
     db_dir.rmdir()
     return 0
+
+
+def sweep_checks(rows: list[dict[str, Any]]) -> list[Check]:
+    """Returns the sweep targets of issue 4 against the measured rows."""
+    by_case = {r["case"]: r for r in rows}
+
+    def each(cases: list[str], figure: str, spec: str, signed: bool = False) -> str:
+        parts = []
+        for case in cases:
+            value = by_case[case][figure]
+            text = _pct(value, signed) if spec == "%" else format(value, spec) + "x"
+            parts.append(f"{text} ({case.rsplit(' ', 1)[-1]})")
+        return ", ".join(parts)
+
+    random = [f"driver random 2000 w{w}" for w in (1, 2)]
+    checks = [
+        Check(
+            "random sampler >= 10x the trials/s of plain Optuna on SQLite (10k bars, 2,000 "
+            "trials, batch_size 8)",
+            each(random, "x_plain", ".1f"),
+            all(by_case[c]["x_plain"] >= 10 for c in random),
+        ),
+        Check(
+            ">= 90% of worker CPU inside run_backtest (the same sweeps)",
+            each(random, "worker_cpu_share_engine", "%"),
+            all(by_case[c]["worker_cpu_share_engine"] >= 0.9 for c in random),
+        ),
+    ]
+    for trials in (200, 2000):
+        tpe = [f"driver tpe {trials} w{w}" for w in (1, 2)]
+        checks.append(
+            Check(
+                f"TPE: the driver adds <= 20% to Optuna's in-memory ask/tell ({trials:,} trials)",
+                each(tpe, "overhead_vs_ask_tell", "%", signed=True)
+                + "; batch loop only: "
+                + each(tpe, "loop_overhead_vs_ask_tell", "%", signed=True),
+                all(by_case[c]["overhead_vs_ask_tell"] <= 0.2 for c in tpe),
+            )
+        )
+    scaling = by_case["driver 100k random 2000 w2"]
+    ceiling = by_case["plain processes 100k w2"]
+    checks.append(
+        Check(
+            "2 workers >= 1.8x the trials/s of 1 worker (100k bars)",
+            f"{scaling['vs_w1']:.2f}x; the same trials in plain processes, no driver: "
+            f"{ceiling['vs_w1']:.2f}x on this machine",
+            scaling["vs_w1"] >= 1.8,
+        )
+    )
+    return checks
 
 
 def _fmt(value: Any, spec: str) -> str:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from datasets import FIXTURE, HUNDRED_K, Dataset
+from targets import Check, print_checks
 
 import omega_bt
 
@@ -183,6 +184,16 @@ def main() -> int:
             f"{r['bars']:>8} {r['backtesting_py_ms']:>18.1f} {r['omega_ms']:>9.3f} "
             f"{r['ratio']:>7.1f}x {r['backtesting_py_trades']:>9}/{r['omega_trades']}"
         )
+    print_checks(
+        [
+            Check(
+                f"at least 300x faster per backtest than backtesting.py ({r['bars']:,} bars)",
+                f"{r['ratio']:.0f}x",
+                r["ratio"] >= 300,
+            )
+            for r in rows
+        ]
+    )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(rows, indent=2))
     return 0

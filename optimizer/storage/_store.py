@@ -167,7 +167,8 @@ class StudyStore:
                 f"storage {self.display_url}: expected a reachable database ({reason})"
             ) from None
         self._session = sessionmaker(self.engine, expire_on_commit=False)
-        self._optuna_counts: dict[int, int] = {}
+        #: Per study (our id): its Optuna study id and how many trials Optuna holds.
+        self._optuna_counts: dict[int, tuple[int, int]] = {}
 
     def close(self) -> None:
         """Closes every pooled connection."""
@@ -636,10 +637,12 @@ class StudyStore:
         if self.shared:
             self._sync_optuna_shared(study)
             return
-        study_id = self.optuna.get_study_id_from_name(study.name)
-        have = self._optuna_counts.get(study_id)
-        if have is None:  # counted once per store: only this driver adds trials
+        cached = self._optuna_counts.get(study.id)
+        if cached is None:  # looked up once per store: only this driver adds trials
+            study_id = self.optuna.get_study_id_from_name(study.name)
             have = len(self.optuna.get_all_trials(study_id, deepcopy=False))
+        else:
+            study_id, have = cached
         with self._session() as session:
             rows = session.execute(
                 select(*_TOLD_COLUMNS)
@@ -652,9 +655,9 @@ class StudyStore:
             if row.state not in _FINISHED:
                 break
             templates.append(_frozen_trial(row, distributions, study.objective))
-        self._optuna_counts.pop(study_id, None)  # recount after an error below
+        self._optuna_counts.pop(study.id, None)  # recount after an error below
         add_trials(self.optuna, study_id, templates, bulk=self.bulk_mirror)
-        self._optuna_counts[study_id] = have + len(templates)
+        self._optuna_counts[study.id] = (study_id, have + len(templates))
 
     def _sync_optuna_shared(self, study: StudyRecord) -> None:
         """:meth:`sync_optuna` when other drivers may mirror the same study: under the
