@@ -20,7 +20,7 @@ $(PY):
 
 install: $(PY) ## create .venv, build the Rust engine and install omega-v2 with its dev tools
 	$(PY) -m pip install --quiet --upgrade pip 'maturin>=1.7,<2'
-	$(PY) -m pip install --quiet --no-build-isolation -e '.[dev,cluster]'
+	$(PY) -m pip install --quiet --no-build-isolation -e '.[dev,cluster,bench]'
 
 run: install ## install, then run the dev sweep on the bundled fixtures and print the top 10
 	$(PY) -m optimizer sweep studies/eurusd_mrz_dev.yaml --resume
