@@ -19,6 +19,7 @@ from opt_support import (
     storage_of,
 )
 
+from optimizer import driver
 from optimizer.driver import run_sweep
 from optimizer.progress import LineProgress
 from optimizer.storage import StudyStore, TrialRecord
@@ -37,32 +38,51 @@ def trials_of(url: str) -> dict[int, TrialRecord]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("n_trials", "batch_size", "round_s", "faulty_trials"),
+    [
+        (16, 8, driver.ROUND_S, (1, 4, 9, 12)),
+        # Rounds [0], [1], [2..9] of 4-trial batches: three deaths in one 32-trial round.
+        (40, 4, 1e9, (1, 13, 22, 30)),
+    ],
+    ids=["batches", "rounds"],
+)
 def test_crashing_workers_fail_only_their_trial(
-    write_study: StudyWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    write_study: StudyWriter,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    n_trials: int,
+    batch_size: int,
+    round_s: float,
+    faulty_trials: tuple[int, int, int, int],
 ) -> None:
     # The random sampler does not learn from results, so every trial that did not crash
     # must equal the same trial of a clean run, including the innocent ones that loky
     # failed when their neighbour's worker died.
-    study = write_study(sampler={"name": "random"}, n_trials=16, batch_size=8, workers=2)
+    monkeypatch.setattr(driver, "ROUND_S", round_s)
+    study = write_study(
+        sampler={"name": "random"}, n_trials=n_trials, batch_size=batch_size, workers=2
+    )
     clean, faulty = f"sqlite:///{tmp_path / 'clean.db'}", f"sqlite:///{tmp_path / 'faulty.db'}"
     spec = load_study_file(study)
     run_sweep(spec, storage_url=clean, progress=LineProgress(io.StringIO()))
-    monkeypatch.setenv(FAULTS_ENV, "1:exit,4:kill,9:segv,12:raise")
+    exits, kills, segv, raises = faulty_trials
+    monkeypatch.setenv(FAULTS_ENV, f"{exits}:exit,{kills}:kill,{segv}:segv,{raises}:raise")
     report = run_sweep(spec, storage_url=faulty, progress=LineProgress(io.StringIO()))
-    assert report.ran == 16 and report.failed == 4
+    assert report.ran == n_trials and report.failed == 4
 
     got = trials_of(faulty)
     messages = {n: t.error_message or "" for n, t in got.items()}
-    assert got[1].error_category == "crash" and "worker process died" in messages[1]
-    assert got[4].error_category == "crash" and "SIGKILL" in messages[4]
-    assert got[9].error_category == "crash" and "Segmentation fault" in messages[9]
-    assert got[12].error_category == "exception"
-    assert "injected fault in trial 12" in (got[12].error_message or "")
-    for number in (1, 4, 9, 12):
+    assert got[exits].error_category == "crash" and "worker process died" in messages[exits]
+    assert got[kills].error_category == "crash" and "SIGKILL" in messages[kills]
+    assert got[segv].error_category == "crash" and "Segmentation fault" in messages[segv]
+    assert got[raises].error_category == "exception"
+    assert f"injected fault in trial {raises}" in messages[raises]
+    for number in faulty_trials:
         assert got[number].state == "FAIL" and got[number].seed and got[number].config
     expected = {row[0]: row for row in result_table(clean, "test-study")}
     for row in result_table(faulty, "test-study"):
-        if row[0] not in (1, 4, 9, 12):
+        if row[0] not in faulty_trials:
             assert row[:6] == expected[row[0]][:6]
 
 
