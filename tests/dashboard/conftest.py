@@ -12,7 +12,7 @@ from dash_support import (
     add_hostile_study,
     dashboard,
     run_cli,
-    write_data,
+    write_sliced_data,
     write_study,
 )
 
@@ -20,7 +20,7 @@ from dash_support import (
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Returns a folder with a two-week slice of the EURUSD fixtures."""
-    return write_data(tmp_path_factory.mktemp("dash-data"))
+    return write_sliced_data(tmp_path_factory.mktemp("dash-data"))
 
 
 @pytest.fixture(scope="session")

@@ -3,31 +3,46 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import pytest
 import yaml
+
+# The shared helpers of the optimizer tests (paths, sliced data, the CLI runner).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "optimizer"))
+
+from opt_support import (
+    REPO,
+    SEARCH_SPACE,
+    cli_env,
+    run_cli,
+    write_base_config,
+    write_sliced_data,
+)
 
 from optimizer.storage import NewTrial, StudyStore
 from optimizer.worker import failed_outcome
 
-REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO / "fixtures" / "data"
-BASE_CONFIG = REPO / "configs" / "backtest" / "eurusd_m5_mrz.json"
-
-#: Two weeks of M5 bars keep a trial in the milliseconds.
-SLICE_END_NS = 1_705_276_800_000_000_000  # 2024-01-15T00:00:00Z
+__all__ = [
+    "FAILED_TRIAL",
+    "HOSTILE",
+    "REPO",
+    "STUDY",
+    "Dashboard",
+    "add_hostile_study",
+    "chromium_path",
+    "cli_env",
+    "dashboard",
+    "run_cli",
+    "write_sliced_data",
+    "write_study",
+]
 
 #: The study that the browser tests look at.
 STUDY = "dash-study"
@@ -38,55 +53,10 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 #: Trial 5 of the sweep fails on purpose (the worker's test-only fault injection).
 FAILED_TRIAL = 5
 
-SEARCH_SPACE: dict[str, Any] = {
-    "strategy.params.z_window": {"type": "int", "low": 20, "high": 120, "step": 10},
-    "strategy.params.z_entry": {"type": "float", "low": 1.5, "high": 3.0, "step": 0.1},
-    "strategy.params.sl_atr": {"type": "float", "low": 0.5, "high": 3.0, "step": 0.25},
-    "strategy.params.entry_order": {"type": "categorical", "choices": ["market", "limit", "stop"]},
-}
-
-
-def cli_env(**extra: str) -> dict[str, str]:
-    """Returns an environment in which ``python -m optimizer`` imports this checkout."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
-    env.pop("OMEGA_OPTIMIZER_FAULTS", None)
-    env.update(extra)
-    return env
-
-
-def run_cli(*args: str, timeout: float = 180, **env: str) -> subprocess.CompletedProcess[str]:
-    """Runs ``python -m optimizer ARGS`` outside the checkout; returns the finished process."""
-    return subprocess.run(
-        [sys.executable, "-m", "optimizer", *args],
-        cwd=tempfile.gettempdir(),
-        env=cli_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def write_data(folder: Path) -> Path:
-    """Writes a two-week slice of the M5 files and the D1 files into ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for side in ("BID", "ASK"):
-        table = pq.read_table(FIXTURES / f"EURUSD_M5_{side}.parquet")
-        table = table.filter(pc.less(table["timestamp"], SLICE_END_NS))
-        pq.write_table(table, folder / f"EURUSD_M5_{side}.parquet")
-        shutil.copy(FIXTURES / f"EURUSD_D1_{side}.parquet", folder / f"EURUSD_D1_{side}.parquet")
-    return folder
-
 
 def write_study(folder: Path, data: Path, *, name: str = STUDY, n_trials: int = 20) -> Path:
     """Writes a base config on ``data`` and a dev study file; returns the study file."""
-    config = json.loads(BASE_CONFIG.read_text(encoding="utf-8"))
-    config["data"]["dir"] = str(data)
-    config["costs"]["symbol_specs"] = str(REPO / "configs" / "symbol_specs.yaml")
-    config["costs"]["execution_costs"] = str(REPO / "configs" / "execution_costs.yaml")
-    base = folder / "base.json"
-    base.write_text(json.dumps(config, indent=2), encoding="utf-8")
+    base = write_base_config(folder, data)
     study = {
         "name": name,
         "run_mode": "dev",

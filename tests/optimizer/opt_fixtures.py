@@ -1,47 +1,52 @@
 """Fixtures shared by the optimizer and scale-out tests: a small sliced copy of the EURUSD
-fixtures, a base config that reads it, and a study-file writer.
+fixtures, a base config that reads it, a study-file writer and a process marker.
 
 Both conftest.py files import them; pytest registers imported fixtures like its own.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
+import contextlib
+import os
+import signal
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import pytest
 import yaml
-from opt_support import BASE_CONFIG, FIXTURES, REPO, SEARCH_SPACE, SLICE_END_NS, StudyWriter
+from opt_support import (
+    SEARCH_SPACE,
+    StudyWriter,
+    marked_processes,
+    write_base_config,
+    write_sliced_data,
+)
 
-__all__ = ["base_config", "small_data", "write_study"]
+__all__ = ["base_config", "marker", "small_data", "write_study"]
 
 
 @pytest.fixture(scope="session")
 def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Returns a folder with a two-week slice of the M5 files and the full D1 files."""
-    folder = tmp_path_factory.mktemp("data")
-    for side in ("BID", "ASK"):
-        table = pq.read_table(FIXTURES / f"EURUSD_M5_{side}.parquet")
-        table = table.filter(pc.less(table["timestamp"], SLICE_END_NS))
-        pq.write_table(table, folder / f"EURUSD_M5_{side}.parquet")
-        shutil.copy(FIXTURES / f"EURUSD_D1_{side}.parquet", folder / f"EURUSD_D1_{side}.parquet")
-    return folder
+    return write_sliced_data(tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture(scope="session")
 def base_config(small_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Returns a base config file that reads the small data (absolute paths)."""
-    config = json.loads(BASE_CONFIG.read_text(encoding="utf-8"))
-    config["data"]["dir"] = str(small_data)
-    config["costs"]["symbol_specs"] = str(REPO / "configs" / "symbol_specs.yaml")
-    config["costs"]["execution_costs"] = str(REPO / "configs" / "execution_costs.yaml")
-    path = tmp_path_factory.mktemp("configs") / "base.json"
-    path.write_text(json.dumps(config, indent=2), encoding="utf-8")
-    return path
+    return write_base_config(tmp_path_factory.mktemp("configs"), small_data)
+
+
+@pytest.fixture
+def marker() -> Iterator[str]:
+    """Returns a unique environment marker; kills leftover marked processes at the end."""
+    value = f"OMEGA_TEST_MARK={uuid.uuid4().hex}"
+    yield value
+    for pid in marked_processes(value):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture

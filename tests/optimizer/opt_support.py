@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -13,11 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
 from optimizer.ranking import rank_trials
-from optimizer.storage import StudyStore
+from optimizer.storage import StudyStore, TrialRecord
+from optimizer.worker import FAULTS_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures" / "data"
@@ -36,6 +40,29 @@ SEARCH_SPACE: dict[str, Any] = {
 
 
 StudyWriter = Callable[..., Path]
+
+
+def write_sliced_data(folder: Path) -> Path:
+    """Writes the first two weeks of the M5 files and the whole D1 files into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for side in ("BID", "ASK"):
+        table = pq.read_table(FIXTURES / f"EURUSD_M5_{side}.parquet")
+        table = table.filter(pc.less(table["timestamp"], SLICE_END_NS))
+        pq.write_table(table, folder / f"EURUSD_M5_{side}.parquet")
+        shutil.copy(FIXTURES / f"EURUSD_D1_{side}.parquet", folder / f"EURUSD_D1_{side}.parquet")
+    return folder
+
+
+def write_base_config(folder: Path, data: Path) -> Path:
+    """Writes ``folder/base.json``: the fixture backtest config reading ``data``, with
+    absolute paths; returns its path."""
+    config = json.loads(BASE_CONFIG.read_text(encoding="utf-8"))
+    config["data"]["dir"] = str(data)
+    config["costs"]["symbol_specs"] = str(REPO / "configs" / "symbol_specs.yaml")
+    config["costs"]["execution_costs"] = str(REPO / "configs" / "execution_costs.yaml")
+    path = folder / "base.json"
+    path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+    return path
 
 
 def storage_of(study_file: Path) -> str:
@@ -67,10 +94,21 @@ def result_table(url: str, name: str) -> list[tuple[Any, ...]]:
         store.close()
 
 
+def trials_of(url: str, name: str = "test-study") -> dict[int, TrialRecord]:
+    """Returns the stored trials of study ``name``, by number."""
+    store = StudyStore(url, must_exist=True)
+    try:
+        return {t.number: t for t in store.trials(store.require_study(name))}
+    finally:
+        store.close()
+
+
 def cli_env(**extra: str) -> dict[str, str]:
-    """Returns an environment in which ``python -m optimizer`` imports this checkout."""
+    """Returns an environment in which ``python -m optimizer`` imports this checkout; the
+    test-only fault hook reaches it only when passed in ``extra``."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    env.pop(FAULTS_ENV, None)
     env.update(extra)
     return env
 

@@ -17,24 +17,16 @@ from opt_support import (
     result_table,
     run_cli,
     storage_of,
+    trials_of,
 )
 
 from optimizer import driver
 from optimizer.driver import run_sweep
 from optimizer.progress import LineProgress
-from optimizer.storage import StudyStore, TrialRecord
 from optimizer.study_file import load_study_file
 from optimizer.worker import FAULTS_ENV
 
 pytestmark = pytest.mark.integration
-
-
-def trials_of(url: str) -> dict[int, TrialRecord]:
-    store = StudyStore(url, must_exist=True)
-    try:
-        return {t.number: t for t in store.trials(store.require_study("test-study"))}
-    finally:
-        store.close()
 
 
 @pytest.mark.slow

@@ -7,8 +7,9 @@
 * ``pg_url``: a fresh database on that server per test.
 * ``dask_cluster``: a ``distributed.LocalCluster`` with 2 worker processes of one
   thread each on 127.0.0.1, no dashboard, ``allowed-failures`` 1 (docs/scaling.md).
-* ``small_data``, ``base_config``, ``write_study``: the sliced fixture data and study
-  files of tests/optimizer (two weeks of M5 bars: a trial takes milliseconds).
+* ``small_data``, ``base_config``, ``write_study``, ``marker``: the sliced fixture data,
+  study files and process marker of tests/optimizer (two weeks of M5 bars: a trial
+  takes milliseconds).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pytest
 # The shared helpers of the optimizer tests (paths, result tables, the CLI runner).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "optimizer"))
 
-from opt_fixtures import base_config, small_data, write_study  # noqa: F401 (fixtures)
+from opt_fixtures import base_config, marker, small_data, write_study  # noqa: F401 (fixtures)
 from pg_server import PgServer, PgUnavailable
 
 

@@ -28,12 +28,12 @@ from opt_support import (
     cli_env,
     result_table,
     run_cli,
+    trials_of,
     wait_until,
 )
 
 from optimizer.driver import SweepReport, run_sweep
 from optimizer.progress import LineProgress
-from optimizer.storage import StudyStore, TrialRecord
 from optimizer.study_file import load_study_file
 from optimizer.worker import FAULTS_ENV
 
@@ -58,14 +58,6 @@ def client(dask_cluster: Any) -> Iterator[Any]:
     with Client(dask_cluster.scheduler_address, set_as_default=False) as client:
         client.wait_for_workers(2, timeout=60)
         yield client
-
-
-def trials_of(url: str) -> dict[int, TrialRecord]:
-    store = StudyStore(url, must_exist=True)
-    try:
-        return {t.number: t for t in store.trials(store.require_study("test-study"))}
-    finally:
-        store.close()
 
 
 def test_dask_gives_the_loky_table(

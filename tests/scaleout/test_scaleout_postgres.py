@@ -10,13 +10,10 @@ that another driver took over.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
 import signal
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -149,16 +146,6 @@ def test_a_killed_driver_resumes_on_postgres(
     resumed = run_cli("sweep", str(study), "--storage", pg_url, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert result_table(pg_url, "test-study") == result_table(sqlite, "test-study")
-
-
-@pytest.fixture
-def marker() -> Iterator[str]:
-    """A unique environment marker; leftover marked processes are killed at the end."""
-    value = f"OMEGA_TEST_MARK={uuid.uuid4().hex}"
-    yield value
-    for pid in marked_processes(value):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
 
 
 def test_two_drivers_share_one_study(write_study: StudyWriter, pg_url: str, marker: str) -> None:
