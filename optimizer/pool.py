@@ -152,7 +152,9 @@ class LokyPool:
         """Submits ``tasks`` as at most ``workers`` chunks of consecutive trials."""
         executor = self._executor()
         pending: dict[Future[ChunkResult], tuple[TrialChunk, list[TrialTask]]] = {}
-        size = math.ceil(len(tasks) / self.workers)
+        # Nothing to submit is a valid round: another driver may have told every trial of
+        # a claimed batch between the scan's reads (several drivers on a server).
+        size = max(1, math.ceil(len(tasks) / self.workers))
         for at in range(0, len(tasks), size):
             group = tasks[at : at + size]
             first = group[0]

@@ -22,6 +22,7 @@ from opt_support import (
 
 from optimizer import driver
 from optimizer.driver import run_sweep
+from optimizer.pool import LokyPool
 from optimizer.progress import LineProgress
 from optimizer.study_file import load_study_file
 from optimizer.worker import FAULTS_ENV
@@ -118,3 +119,13 @@ def test_engine_errors_are_recorded(write_study: StudyWriter) -> None:
     assert by_params[(48, "2031")].error_category == "market_data"
     shown = run_cli("show", str(path), "--failed")
     assert shown.returncode == 0 and "market_data" in shown.stdout
+
+
+def test_a_round_with_no_trial_left_to_run_returns_at_once() -> None:
+    # With several drivers, a claimed batch can turn out fully told by another driver
+    # (between the scan's reads): the driver then evaluates an empty list of tasks.
+    pool = LokyPool(2)
+    try:
+        assert pool.run([], lambda: False, lambda outcome: None) == {}
+    finally:
+        pool.close()
