@@ -52,6 +52,9 @@ IDLE_TIMEOUT_S = 120
 
 _POLL_S = 0.1
 
+#: Seconds ``close`` waits at most for the workers' warm-up calls (an engine import).
+WARM_UP_WAIT_S = 30
+
 
 class TrialPool(Protocol):
     """Evaluates batches of trials; ``run`` returns one outcome per task."""
@@ -99,8 +102,7 @@ class LokyPool:
         self.worker_rss_kb: dict[int, int] = {}
         # Start the processes now: their start-up overlaps with the driver's own.
         executor = self._executor()
-        for _ in range(workers):
-            executor.submit(warm_up)
+        self._warm_ups = [executor.submit(warm_up) for _ in range(workers)]
 
     def _executor(self) -> Any:
         self._last = get_reusable_executor(
@@ -246,6 +248,10 @@ class LokyPool:
     def close(self) -> None:
         """Kills the worker processes now (they are started again on the next run)."""
         if self._last is not None:
+            # Killing the processes while loky still hands out their warm-up calls races
+            # with loky's manager thread (a KeyError there, printed as a thread traceback):
+            # a pool closed right after it was made (a bad storage URL) waits for them.
+            wait(self._warm_ups, timeout=WARM_UP_WAIT_S)
             self._last.shutdown(wait=True, kill_workers=True)
             self._last = None
 
