@@ -479,6 +479,7 @@ class StudyStore:
         size = study.batch_size
         batches = math.ceil(total / size)
         with self._session() as session:
+            self._read_snapshot(session)
             states = dict(
                 session.execute(
                     select(TrialRow.number, TrialRow.state).where(
@@ -541,6 +542,19 @@ class StudyStore:
                 )
                 return BatchScan(plan=plan, busy=busy, first=first)
         return BatchScan(plan=None, busy=busy, first=first)
+
+    def _read_snapshot(self, session: Session) -> None:
+        """Makes every read of ``session`` see one snapshot of the database.
+
+        Several drivers share a database server, where each statement of a READ
+        COMMITTED transaction sees the commits made before it: a scan could then miss a
+        batch row and, one statement later, see the trial rows that another driver's
+        claim committed with it, and plan that batch with the wrong history. REPEATABLE
+        READ fixes the snapshot at the first statement (PostgreSQL, MySQL). One driver
+        alone on SQLite needs nothing.
+        """
+        if self.engine.dialect.name != "sqlite":
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
     def unasked_from(self, study: StudyRecord) -> int:
         """Returns the first batch after every batch that has a stored row (0 for a new

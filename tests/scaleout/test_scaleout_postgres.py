@@ -35,7 +35,7 @@ from optimizer.progress import LineProgress
 from optimizer.ranking import rank_trials
 from optimizer.sampling import BatchAsker, ask_batch
 from optimizer.seeds import derive
-from optimizer.storage import StudyStore
+from optimizer.storage import BatchPlan, StudyStore
 from optimizer.study_file import load_study_file
 from optimizer.worker import FAULTS_ENV, evaluate
 
@@ -253,6 +253,55 @@ def test_a_presumed_dead_driver_cannot_count_twice(
     finally:
         first.close()
         second.close()
+
+
+def test_a_scan_sees_a_claim_whole_or_not_at_all(write_study: StudyWriter, pg_url: str) -> None:
+    # Another driver's claim commits a batch row and its trial rows together; a scan
+    # that reads them in separate statements must not see the trial rows without the
+    # batch row (it would plan that batch with the wrong history and, in dev mode,
+    # stop the sweep as not deterministic).
+    spec = load_study_file(write_study(n_trials=12))
+    scanner, claimer = StudyStore(pg_url), StudyStore(pg_url)
+    try:
+        study = _open_study(scanner, spec, 12, False, "")
+        a, b = scanner.register_driver(study), claimer.register_driver(study)
+        asker = BatchAsker(
+            sampler=spec.sampler,
+            space=spec.search_space,
+            direction=spec.direction,
+            study_seed=spec.seed,
+            load_history=lambda numbers: claimer.told_trials(study, numbers),
+        )
+
+        def claim(batch: int) -> None:
+            numbers = list(range(batch * 4, batch * 4 + 4))
+            # Asked after nothing told: the batches below it still run.
+            plan = BatchPlan(batch, numbers, [None] * 4, [], has_row=False, owner=None)
+            assert _prepare_round(claimer, spec, study, [plan], asker, b, "", None) is not None
+
+        claim(0)  # batch 0 runs on the other driver
+        claimed: list[int] = []
+
+        def claim_mid_scan(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+            # Between the scan's read of the batch rows and of the trial rows.
+            if "FROM omega_drivers" in statement and not claimed:
+                claimed.append(1)
+                claim(1)
+
+        sqlalchemy.event.listen(scanner.engine, "before_cursor_execute", claim_mid_scan)
+        plan = scanner.next_batch(study, 12, a).plan
+        sqlalchemy.event.remove(scanner.engine, "before_cursor_execute", claim_mid_scan)
+        assert claimed and plan is not None and plan.batch == 1
+        # The scan saw batch 1 as it was when it began: fresh, never asked.
+        assert plan.rows == [None] * 4 and not plan.has_row and plan.history == []
+        assert _prepare_round(scanner, spec, study, [plan], asker, a, "", None) is None
+        plan = scanner.next_batch(study, 12, a).plan
+        assert plan is not None and plan.batch == 2
+        scanner.release_driver(a)
+        claimer.release_driver(b)
+    finally:
+        scanner.close()
+        claimer.close()
 
 
 def test_a_second_driver_on_sqlite_is_refused(write_study: StudyWriter, marker: str) -> None:
