@@ -212,13 +212,7 @@ def run_sweep(
         trials = {t.number: t for t in store.trials(study)}
         # One in-memory sampler study for the whole sweep, told batch by batch; it reads
         # the results tables only to catch up (a resume, batches other drivers told).
-        asker = BatchAsker(
-            sampler=spec.sampler,
-            space=spec.search_space,
-            direction=spec.direction,
-            study_seed=spec.seed,
-            load_history=lambda numbers: store.told_trials(study, numbers),
-        )
+        asker = _asker(spec, store, study)
         best = _best_score(trials.values(), study.constraints)
         done = sum(1 for t in trials.values() if t.finished and t.number < total)
         failed = sum(1 for t in trials.values() if t.state == "FAIL" and t.number < total)
@@ -451,6 +445,17 @@ def _ask_ahead(
     to the pool."""
     claims, tasks = _ask_round(spec, plans, asker, crash_dir, faults)
     return _Ahead(plans=plans, claims=claims, tasks=tasks, run=pool.start(tasks))
+
+
+def _asker(spec: StudySpec, store: StudyStore, study: StudyRecord) -> BatchAsker:
+    """Returns the batch asker of ``study``, which loads its history from ``store``."""
+    return BatchAsker(
+        sampler=spec.sampler,
+        space=spec.search_space,
+        direction=spec.direction,
+        study_seed=spec.seed,
+        load_history=lambda numbers: store.told_trials(study, numbers),
+    )
 
 
 def _fresh_plans(first: int, count: int, size: int, total: int) -> list[BatchPlan]:

@@ -30,7 +30,7 @@ from opt_support import (
     wait_until,
 )
 
-from optimizer.driver import _open_study, _prepare_round, run_sweep
+from optimizer.driver import _asker, _open_study, _prepare_round, run_sweep
 from optimizer.progress import LineProgress
 from optimizer.ranking import rank_trials
 from optimizer.sampling import BatchAsker, ask_batch
@@ -208,13 +208,7 @@ def test_a_presumed_dead_driver_cannot_count_twice(
         study = _open_study(first, spec, 8, False, "")
 
         def asker(store: StudyStore) -> BatchAsker:
-            return BatchAsker(
-                sampler=spec.sampler,
-                space=spec.search_space,
-                direction=spec.direction,
-                study_seed=spec.seed,
-                load_history=lambda numbers: store.told_trials(study, numbers),
-            )
+            return _asker(spec, store, study)
 
         a, b = first.register_driver(study), second.register_driver(study)
         # Both plan batch 0; exactly one claim wins, the other asks for the next batch.
@@ -265,13 +259,7 @@ def test_a_scan_sees_a_claim_whole_or_not_at_all(write_study: StudyWriter, pg_ur
     try:
         study = _open_study(scanner, spec, 12, False, "")
         a, b = scanner.register_driver(study), claimer.register_driver(study)
-        asker = BatchAsker(
-            sampler=spec.sampler,
-            space=spec.search_space,
-            direction=spec.direction,
-            study_seed=spec.seed,
-            load_history=lambda numbers: claimer.told_trials(study, numbers),
-        )
+        asker = _asker(spec, claimer, study)
 
         def claim(batch: int) -> None:
             numbers = list(range(batch * 4, batch * 4 + 4))
