@@ -150,7 +150,8 @@ def test_a_killed_driver_resumes_on_postgres(
 
 def test_two_drivers_share_one_study(write_study: StudyWriter, pg_url: str, marker: str) -> None:
     study = write_study(n_trials=40, batch_size=4, workers=1)
-    env = {FAULTS_ENV: "*:sleep=0.05", **marker_env(marker)}
+    # 4 s of trials for one driver alone: ample time for the other to start and join.
+    env = {FAULTS_ENV: "*:sleep=0.1", **marker_env(marker)}
     # Both start at once with --resume on a study that does not exist yet: one creates
     # it, the other joins it.
     drivers = [start_cli("sweep", str(study), "--storage", pg_url, "--resume", **env) for _ in "ab"]
