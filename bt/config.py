@@ -34,6 +34,10 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise config_error("$", f"{file}: cannot read config file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise config_error(
+            "$", f"{file}: expected UTF-8 text (byte {exc.start} is not: {exc.reason})"
+        ) from None
     try:
         config = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -556,6 +556,19 @@ CONFIG_ERRORS = [
         id="end-before-start",
     ),
     pytest.param(
+        # An "open end" written as a far date: int64 nanoseconds end in 2262.
+        _set("data.end", "9999-12-31"),
+        "data.end",
+        ["to 2262-04-11", "or null for no limit", 'got "9999-12-31"'],
+        id="end-past-int64-nanoseconds",
+    ),
+    pytest.param(
+        _set("data.start", "1600-01-01"),
+        "data.start",
+        ["from 1677-09-22", 'got "1600-01-01"'],
+        id="start-before-int64-nanoseconds",
+    ),
+    pytest.param(
         _set("schema_version", 1),
         "schema_version",
         ["expected 2"],
@@ -613,6 +626,23 @@ def test_unusable_json_text(text: str, expected: str) -> None:
     assert expected in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("argument", "expected"),
+    [
+        # Bytes decoded with surrogateescape keep a lone surrogate that UTF-8 cannot hold.
+        (b'{"symbol": "EUR\xffUSD"}'.decode("utf-8", "surrogateescape"), "lone surrogate"),
+        (b"{}", "expected the config as JSON text (a str), got a bytes"),
+        ({"schema_version": 2}, "got a dict"),
+    ],
+    ids=["lone-surrogate", "bytes", "dict"],
+)
+def test_an_argument_that_is_no_utf8_text_is_a_config_error(argument: Any, expected: str) -> None:
+    with pytest.raises(omega_bt.ConfigError) as info:
+        omega_bt.run_backtest(argument)
+    assert info.value.field_path == "$"
+    assert expected in str(info.value)
+
+
 def test_config_error_is_the_bt_class() -> None:
     assert bt.ConfigError is omega_bt.ConfigError
     assert bt.InternalError is omega_bt.InternalError
@@ -651,6 +681,12 @@ def test_config_file_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(bt.ConfigError, match="not valid JSON at line") as info:
         bt.run_backtest(broken)
     assert str(broken) in str(info.value)
+
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes('{"symbol": "EURUSDé"}'.encode("latin-1"))
+    with pytest.raises(bt.ConfigError, match="expected UTF-8 text") as info:
+        bt.run_backtest(latin1)
+    assert info.value.field_path == "$" and str(latin1) in str(info.value)
 
 
 # --------------------------------------------------------------- panics, tree

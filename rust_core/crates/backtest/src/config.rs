@@ -271,7 +271,7 @@ fn timeframe(fields: &mut Fields, key: &str) -> Result<Timeframe, ConfigError> {
 
 fn instant(fields: &mut Fields, key: &str) -> Result<Option<(i64, String)>, ConfigError> {
     let Some(value) = fields.take_non_null(key) else { return Ok(None) };
-    let expected = "an ISO-8601 UTC date or time (\"2024-01-01\" or \"2024-01-01T00:00:00Z\") or null";
+    let expected = "an ISO-8601 UTC date or time from 1677-09-22 to 2262-04-11 (\"2024-01-01\" or \"2024-01-01T00:00:00Z\"), or null for no limit";
     let text = value.as_str().ok_or_else(|| fields.expected(key, expected, &value))?;
     let ns = parse_iso_utc(text).ok_or_else(|| fields.expected(key, expected, &value))?;
     Ok(Some((ns, text.to_owned())))

@@ -16,12 +16,12 @@ use std::time::Instant;
 
 use omega_metrics::Metrics;
 use omega_strategy::MarketInput;
-use omega_types::Tick;
 use omega_types::config::ConfigError;
+use omega_types::{Tick, Trade};
 use serde_json::{Map, Value, json};
 
 use crate::config::RunConfig;
-use crate::engine::{LoopInput, run_loop};
+use crate::engine::{EquityRow, LoopInput, run_loop};
 use crate::market::Market;
 
 /// The engine version recorded in `meta.json`.
@@ -135,8 +135,10 @@ pub fn run(config: &RunConfig) -> Result<Value, RunError> {
     let clock = Instant::now();
     let metrics = {
         let _span = tracing::info_span!("metrics", trades = out.trades.len()).entered();
-        Metrics::compute(&out.trades, &out.equity_stats, config.initial_balance).to_json()
+        Metrics::compute(&out.trades, &out.equity_stats, config.initial_balance)
     };
+    check_finite(&out.trades, &out.equity_rows, &metrics)?;
+    let metrics = metrics.to_json();
     timings.insert("metrics_ms".into(), json!(ms(clock)));
 
     let clock = Instant::now();
@@ -182,6 +184,69 @@ pub fn run(config: &RunConfig) -> Result<Value, RunError> {
         json!({"timings": timings, "counters": {"bars": c.bars, "signals": c.signals, "orders": c.orders, "fills": c.fills}}),
     );
     Ok(Value::Object(result))
+}
+
+/// Refuses a run whose prices or money left the finite range of `f64`.
+///
+/// Only absurd inputs get there (a commission or slippage of 1e308, `tp_atr: 1e308`),
+/// and the artifacts could not show the values: JSON has no infinity, and ENGINE §7
+/// allows `null` only for `profit_factor`, `sharpe` and `scenario`.
+fn check_finite(trades: &[Trade], equity_rows: &[EquityRow], metrics: &Metrics) -> Result<(), RunError> {
+    let not_finite = |what: String, value: f64, details: Value| RunError {
+        category: "execution",
+        message: format!(
+            "{what} is not a finite number ({value}): prices or money left the range of float64; \
+             expected execution costs (commission_per_lot_side, slippage pips) and strategy \
+             distances (sl_atr, tp_atr, entry_offset_atr) of a size that prices can carry"
+        ),
+        details,
+    };
+    for trade in trades {
+        let fields = [
+            ("entry_price", trade.entry_price),
+            ("exit_price", trade.exit_price),
+            ("sl", trade.sl),
+            ("tp", trade.tp),
+            ("lots", trade.lots),
+            ("pnl_gross", trade.pnl_gross),
+            ("fees", trade.fees),
+            ("result", trade.result),
+            ("r_multiple", trade.r_multiple),
+        ];
+        if let Some((field, value)) = fields.into_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(not_finite(
+                format!("trade {}: {field}", trade.id),
+                value,
+                json!({"trade_id": trade.id, "field": field}),
+            ));
+        }
+    }
+    if let Some(row) = equity_rows.iter().find(|r| !(r.balance.is_finite() && r.equity.is_finite())) {
+        let value = if row.balance.is_finite() { row.equity } else { row.balance };
+        return Err(not_finite(
+            format!("equity at {}", row.timestamp_ns),
+            value,
+            json!({"timestamp": row.timestamp_ns}),
+        ));
+    }
+    let values = [
+        ("profit_gross", Some(metrics.profit_gross)),
+        ("fees_total", Some(metrics.fees_total)),
+        ("profit_net", Some(metrics.profit_net)),
+        ("max_drawdown", Some(metrics.max_drawdown)),
+        ("max_drawdown_pct", Some(metrics.max_drawdown_pct)),
+        ("max_drawdown_initial_pct", Some(metrics.max_drawdown_initial_pct)),
+        ("avg_r_multiple", Some(metrics.avg_r_multiple)),
+        ("total_lots", Some(metrics.total_lots)),
+        ("profit_factor", metrics.profit_factor),
+        ("sharpe", metrics.sharpe),
+        ("score", Some(metrics.score)),
+        ("winrate", Some(metrics.winrate)),
+    ];
+    if let Some((name, Some(value))) = values.into_iter().find(|(_, v)| v.is_some_and(|x| !x.is_finite())) {
+        return Err(not_finite(format!("metric {name}"), value, json!({"metric": name})));
+    }
+    Ok(())
 }
 
 /// Installs the `tracing` subscriber once: level from `OMEGA_LOG` (default `warn`), to stderr.

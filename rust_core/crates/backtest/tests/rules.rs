@@ -289,3 +289,36 @@ fn the_range_clips_primary_bars_half_open() {
     assert_eq!((t["reason"].as_str(), t["exit_time_ns"].as_i64()), (Some("end_of_data"), Some(T0 + 3 * M5)));
     assert_field(t, "exit_price", 1.0994);
 }
+
+/// Runs `config` and returns its error, asserting the run failed.
+fn run_error(config: &Value) -> Value {
+    let text = omega_backtest::run_backtest_json(&config.to_string()).expect("valid config");
+    let result: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(result["ok"], false, "expected a failed run: {result}");
+    result["error"].clone()
+}
+
+#[test]
+fn money_or_prices_beyond_float64_fail_the_run_instead_of_writing_null() {
+    let lab = Lab::new();
+    lab.primary(T0, &bars(&[QUIET, Bar(1.0990, 1.0992, 1.0975, 1.0980), LAST]));
+    // A sane run trades; each absurd input below breaks a different value.
+    assert!(!trades(&lab.config(json!({}))).is_empty());
+    let costs = |commission: &str, fixed_pips: &str| {
+        std::fs::write(
+            lab.dir.path().join("costs.yaml"),
+            format!("EURUSD:\n  commission_per_lot_side: {commission}\n  slippage: {{fixed_pips: {fixed_pips}, random_pips: 0.0}}\n"),
+        )
+        .expect("costs");
+    };
+    costs("1.0e+308", "0.1");
+    let error = run_error(&lab.config(json!({})));
+    assert_eq!(error["category"], "execution");
+    assert_eq!(error["details"]["field"], "fees");
+    assert!(error["details"]["trade_id"].is_u64(), "{error}");
+    assert!(error["message"].as_str().is_some_and(|m| m.contains("commission_per_lot_side")), "{error}");
+    costs("3.5", "1.0e+308");
+    assert_eq!(run_error(&lab.config(json!({})))["details"]["field"], "entry_price");
+    costs("3.5", "0.1");
+    assert_eq!(run_error(&lab.config(json!({"tp_atr": 1e308})))["details"]["field"], "tp");
+}

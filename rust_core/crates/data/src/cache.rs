@@ -1,4 +1,5 @@
-//! A small per-process cache of decoded files, keyed by path, size and mtime.
+//! A small per-process cache of decoded files, keyed by path, size, mtime and (on Unix)
+//! inode and change time.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -10,6 +11,23 @@ pub(crate) struct FileKey {
     path: PathBuf,
     size: u64,
     modified: Option<SystemTime>,
+    changed: Option<StatusChange>,
+}
+
+/// The device, inode and status-change time of a file (Unix). A rewrite that puts the
+/// size and mtime back (`cp -p`, `rsync -t`, `tar x`) still moves the change time,
+/// which no user can set, or replaces the inode.
+type StatusChange = (u64, u64, i64, i64);
+
+#[cfg(unix)]
+fn status_change(meta: &std::fs::Metadata) -> Option<StatusChange> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino(), meta.ctime(), meta.ctime_nsec()))
+}
+
+#[cfg(not(unix))]
+fn status_change(_meta: &std::fs::Metadata) -> Option<StatusChange> {
+    None
 }
 
 impl FileKey {
@@ -17,7 +35,7 @@ impl FileKey {
     pub(crate) fn of(path: &Path) -> Option<Self> {
         let meta = std::fs::metadata(path).ok()?;
         let path = std::fs::canonicalize(path).ok()?;
-        Some(Self { path, size: meta.len(), modified: meta.modified().ok() })
+        Some(Self { path, size: meta.len(), modified: meta.modified().ok(), changed: status_change(&meta) })
     }
 }
 

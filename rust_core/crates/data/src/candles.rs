@@ -52,7 +52,8 @@ static SERIES_CACHE: FileCache<BidAskSeries> = FileCache::new();
 
 /// Loads and validates the BID and ASK files of `symbol` at `timeframe` from `dir`.
 ///
-/// The result is cached per process while both files keep their size and mtime.
+/// The result is cached per process while both files keep their size, mtime, inode and
+/// change time.
 ///
 /// # Errors
 /// Returns a [`DataError`] naming the file, row and value of the first broken rule.

@@ -875,6 +875,28 @@ fn same_size_rewrite_with_a_new_mtime_is_reloaded() {
 }
 
 #[test]
+fn same_size_rewrite_that_restores_the_mtime_is_reloaded() {
+    let dir = tempdir();
+    let (bid_path, ask_path) = stub::write_valid_m5(dir.path(), 10);
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).expect("mtime");
+    let mtimes = (mtime(&bid_path), mtime(&ask_path));
+    let first = load_bid_ask(dir.path(), SYMBOL, Timeframe::M5).expect("load");
+    // The kernel stamps change times with a coarse clock (a few ms): let it tick.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    // Same sizes, new content, old mtimes back (what `cp -p` or `rsync -t` leave).
+    let bid = Bars::bid(10, T0 + D1, M5);
+    stub::write_pair(dir.path(), Timeframe::M5, &bid, &bid.ask());
+    for (path, time) in [(&bid_path, mtimes.0), (&ask_path, mtimes.1)] {
+        std::fs::File::options().write(true).open(path).expect("open").set_modified(time).expect("set mtime");
+    }
+    assert_eq!((mtime(&bid_path), mtime(&ask_path)), mtimes);
+    let second = load_bid_ask(dir.path(), SYMBOL, Timeframe::M5).expect("reload");
+    assert!(!Arc::ptr_eq(&first, &second));
+    assert_eq!(second.timestamps[0], T0 + D1);
+    assert_ne!(first.bid_file.sha256, second.bid_file.sha256);
+}
+
+#[test]
 fn errors_are_not_cached() {
     let dir = tempdir();
     let (bid_path, _) = stub::write_valid_m5(dir.path(), 6);

@@ -63,20 +63,47 @@ fn run_guarded(config_json: &str, fault: Option<&str>) -> Outcome {
 /// Raises `ConfigError` for a config that cannot run and `InternalError` for a caught
 /// engine panic; run-time failures come back as `{"ok": false, "error": {...}}`.
 #[pyfunction]
-fn run_backtest(py: Python<'_>, config_json: &str) -> PyResult<String> {
-    let owned = config_json.to_owned();
+#[pyo3(signature = (config_json), text_signature = "(config_json)")]
+fn run_backtest(py: Python<'_>, config_json: &Bound<'_, PyAny>) -> PyResult<String> {
+    let owned = match config_text(config_json) {
+        Ok(text) => text,
+        Err(err) => return Err(config_error(py, err)?),
+    };
     let fault = std::env::var(FAULT_ENV).ok();
     match py.detach(move || run_guarded(&owned, fault.as_deref())) {
         Outcome::Done(text) => Ok(text),
-        Outcome::Config(err) => {
-            let exc = ConfigError::new_err(err.to_string());
-            exc.value(py).setattr("field_path", err.path)?;
-            Err(exc)
-        }
+        Outcome::Config(err) => Err(config_error(py, err)?),
         Outcome::Panicked(message) => Err(InternalError::new_err(format!(
             "the engine hit a bug and stopped (caught panic: {message}); please report it with the config"
         ))),
     }
+}
+
+/// Returns the config text passed in, or the config error that says why it is none: a
+/// `str` is required, and it must be encodable as UTF-8 (a lone surrogate, left by
+/// decoding bytes with `surrogateescape`, is not).
+fn config_text(arg: &Bound<'_, PyAny>) -> Result<String, omega_types::ConfigError> {
+    let Ok(text) = arg.cast::<pyo3::types::PyString>() else {
+        let kind = arg.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string());
+        return Err(omega_types::ConfigError::new(
+            "$",
+            format!("expected the config as JSON text (a str), got a {kind}"),
+        ));
+    };
+    text.to_str().map(str::to_owned).map_err(|_| {
+        omega_types::ConfigError::new(
+            "$",
+            "expected text that UTF-8 can encode; it holds a lone surrogate (bytes decoded \
+             with errors=\"surrogateescape\"?)",
+        )
+    })
+}
+
+/// Returns the Python `ConfigError` for `err`, with its `field_path` attribute set.
+fn config_error(py: Python<'_>, err: omega_types::ConfigError) -> PyResult<PyErr> {
+    let exc = ConfigError::new_err(err.to_string());
+    exc.value(py).setattr("field_path", err.path)?;
+    Ok(exc)
 }
 
 /// Sends panic reports to `tracing` instead of stderr: the caller gets `InternalError`

@@ -134,7 +134,8 @@ fn number(s: &str) -> Option<i64> {
 ///
 /// Accepts `YYYY-MM-DD` (00:00 UTC) and `YYYY-MM-DDTHH:MM[:SS[.fraction]]` followed by
 /// `Z` or `+00:00`. Other offsets are refused: every time in Omega V2 is UTC.
-/// Returns `None` for anything else.
+/// Returns `None` for anything else, and for a time that int64 epoch nanoseconds cannot
+/// hold (before 1677-09-21T00:12:43.145224192Z or after 2262-04-11T23:47:16.854775807Z).
 #[must_use]
 pub fn parse_iso_utc(text: &str) -> Option<i64> {
     let (date, time) = match text.split_once(['T', ' ']) {
@@ -151,7 +152,8 @@ pub fn parse_iso_utc(text: &str) -> Option<i64> {
     {
         return None;
     }
-    let mut nanos = days_from_civil(year, month, day) * NANOS_PER_DAY;
+    let mut seconds_of_day = 0;
+    let mut fraction_nanos = 0;
     if let Some(time) = time {
         let clock = time.strip_suffix('Z').or_else(|| time.strip_suffix("+00:00"))?;
         let (hms, fraction) = match clock.split_once('.') {
@@ -168,16 +170,21 @@ pub fn parse_iso_utc(text: &str) -> Option<i64> {
         if hour > 23 || minute > 59 || second > 59 {
             return None;
         }
-        nanos += (hour * 3_600 + minute * 60 + second) * 1_000_000_000;
+        seconds_of_day = hour * 3_600 + minute * 60 + second;
         if let Some(fraction) = fraction {
             if fraction.len() > 9 || fields.len() != 3 {
                 return None;
             }
             let padded = format!("{fraction:0<9}");
-            nanos += number(&padded)?;
+            fraction_nanos = number(&padded)?;
         }
     }
-    Some(nanos)
+    // i128: a four-digit year overflows i64 nanoseconds past 2262, which must be refused,
+    // never wrapped.
+    let nanos = i128::from(days_from_civil(year, month, day)) * i128::from(NANOS_PER_DAY)
+        + i128::from(seconds_of_day) * 1_000_000_000
+        + i128::from(fraction_nanos);
+    i64::try_from(nanos).ok()
 }
 
 #[cfg(test)]
@@ -207,6 +214,23 @@ mod tests {
             "01/02/2024",
             "",
             "2024-1-1",
+        ] {
+            assert_eq!(parse_iso_utc(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn refuses_times_that_int64_nanoseconds_cannot_hold() {
+        assert_eq!(parse_iso_utc("2262-04-11T23:47:16.854775807Z"), Some(i64::MAX));
+        assert_eq!(parse_iso_utc("1677-09-21T00:12:43.145224192Z"), Some(i64::MIN));
+        for bad in [
+            "2262-04-11T23:47:16.854775808Z",
+            "2262-04-12",
+            "2300-01-01",
+            "9999-12-31T23:59:59Z",
+            "1677-09-21",
+            "1600-01-01",
+            "0000-01-01",
         ] {
             assert_eq!(parse_iso_utc(bad), None, "{bad}");
         }
