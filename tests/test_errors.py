@@ -116,6 +116,19 @@ def test_the_small_data_runs(config: dict[str, Any]) -> None:
     assert result["meta"]["bars"] == ROWS
 
 
+@pytest.mark.parametrize("codec", ["none", "snappy", "gzip", "brotli", "lz4", "zstd"])
+def test_every_parquet_codec_pyarrow_writes_loads(
+    config: dict[str, Any], data_dir: Path, codec: str
+) -> None:
+    config["output"] = {"trades": True, "equity": False}
+    expected = bt.run_backtest(config)
+    for side in ("BID", "ASK"):
+        pq.write_table(pq.read_table(m5(data_dir, side)), m5(data_dir, side), compression=codec)
+    result = bt.run_backtest(config)
+    assert result["ok"] is True, result
+    assert (result["trades"], result["metrics"]) == (expected["trades"], expected["metrics"])
+
+
 def test_corrupt_file(config: dict[str, Any], data_dir: Path) -> None:
     path = m5(data_dir, "BID")
     path.write_bytes(b"timestamp,open,high,low,close\n1704067200000000000,1,1,1,1\n")
