@@ -287,6 +287,11 @@ def run_sweep(
                 ahead = None
                 if tasks is None:  # another driver claimed it first: look again
                     report.ask_s += time.perf_counter() - phase
+                    # Planned without the scan, the batch could only be lost to a row
+                    # that this driver's plan did not expect: scan from now on.
+                    unasked_from = math.inf
+                    if stop():
+                        raise Interrupted("interrupted")
                     continue
 
                 def on_outcome(outcome: TrialOutcome) -> None:

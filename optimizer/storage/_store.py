@@ -560,12 +560,11 @@ class StudyStore:
         """Returns the first batch after every batch that has a stored row (0 for a new
         study): no batch from there on was ever asked."""
         with self._session() as session:
-            last = max(
+            highest = [
                 session.scalar(select(func.max(table.c.batch)).where(table.c.study_id == study.id))
-                or -1
                 for table in (_BATCHES, _TRIALS)
-            )
-        return last + 1
+            ]
+        return max((h for h in highest if h is not None), default=-1) + 1
 
     def claim_batches(
         self, study: StudyRecord, claims: Sequence[BatchClaim], lease: DriverLease

@@ -68,6 +68,9 @@ def test_unasked_from_is_past_every_recorded_batch(write_study: StudyWriter) -> 
         study = _open_study(store, load_study_file(path), 12, False, "")
         assert store.unasked_from(study) == 0
         lease = store.register_driver(study)
+        batch_0 = _fresh_plans(0, 1, 4, 12)[0]
+        assert store.claim_batches(study, [BatchClaim(plan=batch_0, new=[], restart=[])], lease)
+        assert store.unasked_from(study) == 1  # batch 0 is the highest: not "none"
         plan = _fresh_plans(2, 1, 4, 12)[0]
         assert store.claim_batches(study, [BatchClaim(plan=plan, new=[], restart=[])], lease)
         assert store.unasked_from(study) == 3

@@ -43,13 +43,19 @@ def test_workers_do_not_change_the_results(write_study: StudyWriter, tmp_path: P
     assert len({row[2] for row in first}) > 12  # the sampler really explored
 
 
-def test_extending_the_budget_equals_one_run(write_study: StudyWriter, tmp_path: Path) -> None:
-    # 10 trials (a short last batch of 2), then --trials 24 with --resume.
-    study = write_study(workers=1)
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("sampler", ["tpe", "random"])
+@pytest.mark.parametrize("first", [10, 4, 3], ids=["short-last-batch", "batch-0", "short-batch-0"])
+def test_extending_the_budget_equals_one_run(
+    write_study: StudyWriter, tmp_path: Path, first: int, sampler: str
+) -> None:
+    # `first` trials (batches of 4), then --trials 24 with --resume. Only batch 0 recorded
+    # is the case where the highest batch number is 0.
+    study = write_study(workers=1, sampler={"name": sampler})
     whole, parts = f"sqlite:///{tmp_path / 'whole.db'}", f"sqlite:///{tmp_path / 'parts.db'}"
     sweep(study, whole)
-    sweep(study, parts, n_trials=10)
-    assert count_states(parts) == {"COMPLETE": 10}
+    sweep(study, parts, n_trials=first)
+    assert count_states(parts) == {"COMPLETE": first}
     sweep(study, parts, n_trials=24, resume=True)
     assert result_table(whole, "test-study") == result_table(parts, "test-study")
 
