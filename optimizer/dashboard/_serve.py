@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import sys
 
+from sqlalchemy.exc import DBAPIError
+
 from optimizer.dashboard._app import DashboardApp
 from optimizer.dashboard._readonly import readonly_warning, shown_url
 from optimizer.dashboard._server import DashboardServer, is_loopback
@@ -34,6 +36,14 @@ def make_server(
     if not 0 <= port <= 65535:
         raise BadInputError(f"--port {port}: expected a port from 0 to 65535")
     app = DashboardApp(storage, storage_arg)
+    try:
+        app.studies()  # a file that is no database fails here, not on the first page
+    except DBAPIError as exc:
+        app.close()
+        reason = " ".join(str(exc.orig or exc).split())[:300]
+        raise BadInputError(
+            f"--storage {shown_url(storage)}: expected a readable database ({reason})"
+        ) from None
     extra = tuple(allow_hosts)
     if _is_wildcard(host):
         # Bound to every interface: this machine's own names are fine too.

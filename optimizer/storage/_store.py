@@ -30,7 +30,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from optimizer.errors import BadInputError
@@ -144,27 +144,38 @@ class StudyStore:
             raise BadInputError(f"--storage {url}: expected a SQLAlchemy URL") from None
         #: Whether several drivers may run one study here (a database server, not SQLite).
         self.shared = is_shared_storage(url)
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database in (None, "", ":memory:"):
+                # Optuna's engine and ours would each get an empty database of their own,
+                # and everything would be gone when the command ends.
+                raise BadInputError(
+                    f"storage {self.display_url}: expected a database file such as "
+                    "sqlite:///studies/omega.db (not an in-memory database)"
+                )
             from pathlib import Path
 
-            if must_exist and not Path(parsed.database).is_file():  # type: ignore[arg-type]
+            if must_exist and not Path(parsed.database).is_file():
                 raise BadInputError(f"storage {url}: expected an existing database (no such file)")
-            prepare_sqlite_file(url)
         try:
+            prepare_sqlite_file(url)
             with schema_lock(url):
                 self.optuna = RDBStorage(url, engine_kwargs=engine_kwargs(url))
                 register_engine(self.optuna.engine)
                 self.engine = make_engine(url)
                 Base.metadata.create_all(self.engine)
-        except (ModuleNotFoundError, NoSuchModuleError) as exc:
+        except (ImportError, NoSuchModuleError) as exc:
             raise BadInputError(
-                f"storage {self.display_url}: expected an installed database driver ({exc}); "
-                "for PostgreSQL use postgresql+psycopg://... with pip install 'psycopg[binary]'"
+                f"storage {self.display_url}: expected an installed database driver "
+                f"({exc.__cause__ or exc}); for PostgreSQL use postgresql+psycopg://... with "
+                "pip install 'psycopg[binary]'"
             ) from None
-        except OperationalError as exc:
-            reason = " ".join(str(exc.orig or exc).split())[:300]
+        except (DBAPIError, OSError) as exc:
+            # Unreachable server, a file that is no database, a folder, no write access.
+            orig = exc.orig if isinstance(exc, DBAPIError) else exc
+            reason = " ".join(str(orig or exc).split())[:300]
             raise BadInputError(
-                f"storage {self.display_url}: expected a reachable database ({reason})"
+                f"storage {self.display_url}: expected a reachable database that this user "
+                f"may write ({reason})"
             ) from None
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         #: Per study (our id): its Optuna study id and how many trials Optuna holds.

@@ -21,6 +21,7 @@ from optimizer.dashboard._readonly import (
     shown_url,
 )
 from optimizer.dashboard._replay import minmax_indices
+from optimizer.dashboard._serve import make_server
 from optimizer.dashboard._server import allowed_hosts, is_loopback, load_static
 from optimizer.dashboard._views import replay_command, short_names
 from optimizer.errors import BadInputError
@@ -62,6 +63,10 @@ def test_readonly_url_refuses_writes(tmp_path: Path) -> None:
         readonly_url(f"sqlite:///{tmp_path / 'missing.db'}")
     with pytest.raises(BadInputError, match="expected a SQLAlchemy URL"):
         readonly_url("not a url")
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database " * 100)
+    with pytest.raises(BadInputError, match=r"expected a readable database \(file is not a"):
+        make_server(f"sqlite:///{garbage}", port=0)
     postgres = "postgresql://user:secret@db.internal/omega"
     assert readonly_url(postgres) == postgres
     assert "default_transaction_read_only=on" in str(readonly_engine_kwargs(postgres))

@@ -319,3 +319,26 @@ def test_cli_bad_input_has_no_traceback(write_study: StudyWriter) -> None:
     for command in ("sweep", "show", "studies", "replay"):
         helped = run_cli(command, "--help")
         assert helped.returncode == 0 and "usage:" in helped.stdout
+
+
+@pytest.mark.integration
+def test_unusable_storage_urls_are_one_line_errors(write_study: StudyWriter) -> None:
+    path = write_study()
+    folder = path.parent
+    (folder / "garbage.db").write_bytes(b"not a database " * 100)
+    (folder / "a-folder").mkdir()
+    cases = {
+        f"sqlite:///{folder / 'garbage.db'}": "(file is not a database)",
+        f"sqlite:///{path}": "(file is not a database)",  # the study file itself
+        f"sqlite:///{folder / 'a-folder'}": "(unable to open database file)",
+        "sqlite://": "not an in-memory database",
+        "mysql://user@127.0.0.1:1/x": "expected an installed database driver",
+    }
+    for url, expected in cases.items():
+        for command in (["sweep", str(path)], ["studies"]):
+            proc = run_cli(*command, "--storage", url)
+            assert proc.returncode == 2, (url, command, proc.stderr)
+            assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+            # `studies` does not create a database: a folder is "no such file" there.
+            if command[0] == "sweep" or "a-folder" not in url:
+                assert expected in proc.stderr, (url, proc.stderr)
