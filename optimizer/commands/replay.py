@@ -118,6 +118,13 @@ class ReplayCommand(Command):
         finally:
             store.close()
         out = Path(args.out) if args.out else Path("out") / study.name / f"trial-{trial.number}"
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file in the way, no write access: before the engine runs
+            option = "--out" if args.out else "the default artifact folder"
+            raise BadInputError(
+                f"{option} {out}: expected a folder that can be created and written ({exc.strerror})"
+            ) from None
         result = replay_trial(trial, out)
         metrics = result.get("metrics") or {}
         print(

@@ -170,6 +170,11 @@ def test_replay_fails_loudly_on_a_metric_mismatch(write_study: StudyWriter, tmp_
     assert good.returncode == 0, good.stderr
     missing = run_cli("replay", str(path), "--trial", "99")
     assert missing.returncode == 2 and "--trial 99" in missing.stderr
+    # An --out that cannot be a folder is bad input (2), not a replay that differs (1).
+    (tmp_path / "a-file").write_text("")
+    blocked = run_cli("replay", str(path), "--trial", "1", "--out", str(tmp_path / "a-file" / "x"))
+    assert blocked.returncode == 2, blocked.stderr
+    assert "--out" in blocked.stderr and "expected a folder" in blocked.stderr
 
 
 def test_an_existing_study_needs_resume_and_the_same_settings(
