@@ -35,6 +35,14 @@ def _is_number(value: object) -> bool:
     return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)  # type: ignore[arg-type]
 
 
+def _same_choice(a: object, b: object) -> bool:
+    """Tells whether two categorical choices are the same value: numbers by value (20 and
+    20.0), anything else by type and value (1 and true differ)."""
+    if _is_number(a) and _is_number(b):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
 @dataclass(frozen=True)
 class ParamSpec:
     """One search-space entry: a dotted config path and its range or choices."""
@@ -79,7 +87,7 @@ class ParamSpec:
                 raise StudyFileError(
                     fname, f"{key}.choices", "scalars (null, bool, number, string)", choice
                 )
-            if any(type(choice) is type(s) and choice == s for s in seen):
+            if any(_same_choice(choice, s) for s in seen):
                 raise StudyFileError(fname, f"{key}.choices", "distinct values", choice)
             seen.append(choice)
         return cls(path=path, type="categorical", choices=tuple(choices))
@@ -139,6 +147,18 @@ class ParamSpec:
                 int(self.low), int(self.high), log=self.log, step=int(self.step or 1)
             )
         return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
+
+    def probe_values(self) -> list[Any]:
+        """Returns values that show what kinds of value a sampler may suggest: every
+        choice; ``low`` and ``high`` of an int range; ``low``, the next value above it
+        (a fraction even when ``low`` is whole) and ``high`` of a float range."""
+        if self.type == "categorical":
+            return list(self.choices or ())
+        assert self.low is not None and self.high is not None
+        if self.type == "int":
+            return [int(self.low), int(self.high)]
+        above = math.nextafter(self.low, self.high) if self.step is None else self.low + self.step
+        return [float(self.low), float(above), float(self.high)]
 
     def grid_values(self) -> list[Any] | None:
         """Returns every value of this entry, or None when it is a continuous range."""

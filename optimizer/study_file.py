@@ -22,12 +22,14 @@ import yaml
 
 from optimizer.errors import StudyFileError
 from optimizer.metrics import METRIC_KEYS
-from optimizer.search_space import ParamSpec, get_path, grid_size
+from optimizer.search_space import ParamSpec, apply_params, get_path, grid_size
 from optimizer.seeds import MAX_SEED
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_TRIAL_TIMEOUT_S",
+    "MAX_WORKERS",
+    "RESERVED_PATHS",
     "SAMPLER_OPTIONS",
     "SamplerSpec",
     "StudySpec",
@@ -40,6 +42,14 @@ __all__ = [
 #: Trials asked per round when ``batch_size`` is absent (never derived from ``workers``,
 #: so that the worker count cannot change a dev study's results).
 DEFAULT_BATCH_SIZE = 8
+
+#: The most worker processes a study may ask for: more than any one machine has cores,
+#: and a bound that keeps a typo (``workers: 1000000``) from starting a process storm.
+MAX_WORKERS = 256
+
+#: Config paths that the optimizer sets for every trial, so a search over them would
+#: record parameters that never took effect.
+RESERVED_PATHS = ("run_mode", "rng_seed", "output")
 
 #: Seconds after which a running trial is killed when ``trial_timeout_s`` is absent.
 DEFAULT_TRIAL_TIMEOUT_S = 600.0
@@ -208,6 +218,8 @@ def load_study_file(path: str | os.PathLike[str]) -> StudySpec:
 
     n_trials = _int_at_least(fname, "n_trials", need("n_trials"), 1)
     workers = _int_at_least(fname, "workers", data.get("workers", 1), 1)
+    if workers > MAX_WORKERS:
+        raise StudyFileError(fname, "workers", f"an integer from 1 to {MAX_WORKERS}", workers)
     batch_size = _int_at_least(fname, "batch_size", data.get("batch_size", DEFAULT_BATCH_SIZE), 1)
 
     objective = data.get("objective", "score")
@@ -245,6 +257,7 @@ def load_study_file(path: str | os.PathLike[str]) -> StudySpec:
         )
 
     _check_data_files(fname, base, search_space)
+    _check_with_engine(fname, base, search_space)
 
     return StudySpec(
         name=name,
@@ -269,6 +282,36 @@ def load_study_file(path: str | os.PathLike[str]) -> StudySpec:
     )
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (the safe loader
+    keeps the last one silently: ``seed: 7`` then ``seed: 8`` would run seed 8)."""
+
+
+def _unique_key_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        try:
+            duplicate = key in seen
+        except TypeError:  # an unhashable key: the safe loader's own error says so below
+            continue
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                "while reading a mapping",
+                node.start_mark,
+                f"duplicate key {key!r}",
+                key_node.start_mark,
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _unique_key_mapping,  # type: ignore[arg-type]
+)
+
+
 def _read_yaml(file: Path) -> dict[str, Any]:
     fname = str(file)
     try:
@@ -278,7 +321,7 @@ def _read_yaml(file: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise StudyFileError(fname, "", f"a readable UTF-8 file ({exc})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # nosec B506: a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -346,6 +389,13 @@ def _search_space(fname: str, data: object, base: dict[str, Any]) -> tuple[Param
         key = f"search_space.{path}"
         if not isinstance(path, str) or not path:
             raise StudyFileError(fname, "search_space", "dotted config paths as keys", path)
+        if path.split(".")[0] in RESERVED_PATHS:
+            raise StudyFileError(
+                fname,
+                key,
+                "a path the optimizer does not set itself (it sets run_mode, rng_seed and "
+                "output for every trial)",
+            )
         found, current = get_path(base, path)
         if not found:
             raise StudyFileError(fname, key, "a path that exists in the base config")
@@ -452,3 +502,52 @@ def _check_data_files(fname: str, base: dict[str, Any], space: tuple[ParamSpec, 
         if not Path(path).is_file():
             expected = "an existing data file" if key.endswith("data.dir") else "an existing file"
             raise StudyFileError(fname, key, expected, path)
+
+
+def _engine_probes(
+    space: tuple[ParamSpec, ...],
+) -> Iterable[tuple[ParamSpec | None, dict[str, Any]]]:
+    """Yields the parameter sets whose configs the engine checks before a sweep: every
+    entry at its first probe value, then each probe value of each entry with the others
+    at their first (paired with the entry that moved; None for the first set)."""
+    first = {p.path: p.probe_values()[0] for p in space}
+    yield None, first
+    for spec in space:
+        for value in spec.probe_values()[1:]:
+            yield spec, {**first, spec.path: value}
+
+
+def _check_with_engine(fname: str, base: dict[str, Any], space: tuple[ParamSpec, ...]) -> None:
+    """Has the engine validate trial configs at the probe values of the search space, so
+    that a config it refuses (a wrong type, a value out of its range, an unknown
+    strategy) stops the sweep before the first trial instead of failing every trial.
+
+    Each config is run with ``data.dir`` set to an empty folder: the engine checks the
+    whole config first and then stops at its first data file, so nothing is loaded
+    (the data files themselves are checked by :func:`_check_data_files`).
+    """
+    import tempfile
+
+    import omega_bt
+
+    searched = {p.path for p in space}
+    with tempfile.TemporaryDirectory(prefix="omega-config-check-") as empty:
+        for moved, params in _engine_probes(space):
+            config = apply_params(base, params)
+            config.update(run_mode="dev", rng_seed=0, output={"trades": False, "equity": False})
+            if isinstance(config.get("data"), dict):
+                config["data"] = {**config["data"], "dir": empty}
+            try:
+                omega_bt.run_backtest(json.dumps(config))
+            except omega_bt.ConfigError as exc:
+                field = str(getattr(exc, "field_path", ""))
+                if moved is None and field not in searched:
+                    raise StudyFileError(
+                        fname, "base_config", f"a config the engine accepts (it says: {exc})"
+                    ) from None
+                entry = moved.path if moved is not None else field
+                raise StudyFileError(
+                    fname,
+                    f"search_space.{entry}",
+                    f"values the engine accepts ({entry} = {params[entry]!r}: {exc})",
+                ) from None

@@ -123,7 +123,8 @@ class ReplayCommand(Command):
         except OSError as exc:  # a file in the way, no write access: before the engine runs
             option = "--out" if args.out else "the default artifact folder"
             raise BadInputError(
-                f"{option} {out}: expected a folder that can be created and written ({exc.strerror})"
+                f"{option} {out}: expected a folder that can be created and written "
+                f"({exc.strerror})"
             ) from None
         result = replay_trial(trial, out)
         metrics = result.get("metrics") or {}

@@ -16,9 +16,18 @@ from optimizer.driver import run_sweep
 from optimizer.errors import BadInputError, Interrupted
 from optimizer.progress import make_progress
 from optimizer.storage import StudyStore, resolve_storage
-from optimizer.study_file import is_scheduler_address, load_study_file
+from optimizer.study_file import MAX_WORKERS, is_scheduler_address, load_study_file
 
 __all__ = ["SweepCommand"]
+
+
+def _worker_count(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_WORKERS:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer from 1 to {MAX_WORKERS}, got {text!r}"
+        )
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -64,7 +73,7 @@ class SweepCommand(Command):
             "--trials", type=_positive_int, metavar="N", help="trial budget (default: n_trials)"
         )
         parser.add_argument(
-            "--workers", type=_positive_int, metavar="N", help="worker processes (default: workers)"
+            "--workers", type=_worker_count, metavar="N", help="worker processes (default: workers)"
         )
         add_storage_argument(parser)
         parser.add_argument(

@@ -166,6 +166,60 @@ BAD_CASES: list[Case] = [
         "a numeric field in the base config",
     ),
     (
+        # 20 and 20.0 are one value: the engine would see the same window twice (or
+        # refuse the float on an integer field).
+        {
+            "search_space": {
+                "strategy.params.z_window": {"type": "categorical", "choices": [20, 20.0]}
+            }
+        },
+        "search_space.strategy.params.z_window.choices",
+        "distinct values, got 20.0",
+    ),
+    (
+        {"search_space": {"run_mode": {"type": "categorical", "choices": ["dev", "prod"]}}},
+        "search_space.run_mode",
+        "a path the optimizer does not set itself",
+    ),
+    (
+        {"search_space": {"rng_seed": {"type": "int", "low": 1, "high": 9}}},
+        "search_space.rng_seed",
+        "a path the optimizer does not set itself",
+    ),
+    (
+        {"search_space": {"output.trades": {"type": "categorical", "choices": [True, False]}}},
+        "search_space.output.trades",
+        "it sets run_mode, rng_seed and output for every trial",
+    ),
+    ({"workers": 1_000_000}, "workers", "an integer from 1 to 256, got 1000000"),
+    (
+        # The engine takes whole floats for integer fields, so the sweep would fail only
+        # on the first fraction: the check probes one right above low.
+        {"search_space": {"strategy.params.z_window": {"type": "float", "low": 20, "high": 200}}},
+        "search_space.strategy.params.z_window",
+        "values the engine accepts (strategy.params.z_window = 20.000000000000004: "
+        "strategy.params.z_window: expected an integer >= 2",
+    ),
+    (
+        {
+            "search_space": {
+                "strategy.params.atr_length": {"type": "categorical", "choices": ["14", "20"]}
+            }
+        },
+        "search_space.strategy.params.atr_length",
+        "values the engine accepts (strategy.params.atr_length = '14'",
+    ),
+    (
+        {
+            "search_space": {
+                "strategy.params.z_entry": {"type": "float", "low": 1.5, "high": 3.5},
+                "strategy.params.z_window": {"type": "int", "low": 20, "high": 10**20},
+            }
+        },
+        "search_space.strategy.params.z_window",
+        "= 100000000000000000000",
+    ),
+    (
         {
             "sampler": {"name": "grid"},
             "search_space": {"strategy.params.z_entry": {"type": "float", "low": 1, "high": 2}},
@@ -204,6 +258,19 @@ def test_missing_base_config(write_study: StudyWriter, tmp_path: Path) -> None:
     path = write_study(base_config=str(tmp_path / "nope.json"))
     with pytest.raises(StudyFileError, match=r"base_config: expected an existing JSON config"):
         load_study_file(path)
+
+
+def test_a_base_config_the_engine_refuses_stops_before_the_first_trial(
+    write_study: StudyWriter, base_config: Path, tmp_path: Path
+) -> None:
+    config = json.loads(base_config.read_text())
+    config["strategy"]["name"] = "nope"
+    (tmp_path / "bad.json").write_text(json.dumps(config))
+    with pytest.raises(StudyFileError) as info:
+        load_study_file(write_study(base_config=str(tmp_path / "bad.json")))
+    assert "base_config: expected a config the engine accepts (it says: strategy.name:" in str(
+        info.value
+    )
 
 
 def test_base_config_is_relative_to_the_study_file(
@@ -281,6 +348,14 @@ def test_broken_yaml_and_non_mapping(tmp_path: Path) -> None:
         load_study_file(tmp_path / "missing.yaml")
 
 
+def test_a_key_given_twice_is_refused(write_study: StudyWriter) -> None:
+    # The safe loader would keep the last one: the study would silently run seed 8.
+    path = write_study()
+    path.write_text(path.read_text() + "seed: 8\n")
+    with pytest.raises(StudyFileError, match=r"expected valid YAML \(duplicate key 'seed' at line"):
+        load_study_file(path)
+
+
 def test_cli_bad_study_exits_2_with_one_line(
     write_study: StudyWriter, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -303,6 +378,10 @@ def test_cli_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
         main(["sweep", "x.yaml", "--workers", "zero"])
     assert info.value.code == 2
     assert "--workers" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["sweep", "x.yaml", "--workers", "100000"])
+    assert info.value.code == 2
+    assert "expected an integer from 1 to 256" in capsys.readouterr().err
 
 
 @pytest.mark.integration
