@@ -18,11 +18,14 @@ writes; see :mod:`optimizer.worker`):
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
 import re
-from collections.abc import Callable, Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +85,20 @@ class StartedRun:
     pending: dict[Future[ChunkResult], tuple[TrialChunk, list[TrialTask]]]
 
 
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignores SIGINT meanwhile (the main thread only: elsewhere a no-op). The window is
+    the few milliseconds that spawning the processes takes; a Ctrl-C in it is lost."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class LokyPool:
     """Trial pool on joblib's loky executor with ``workers`` long-lived processes.
 
@@ -100,9 +117,14 @@ class LokyPool:
         self.worker_cpu_s: dict[int, tuple[float, float]] = {}
         self.worker_engine_cpu_s: dict[int, float] = {}
         self.worker_rss_kb: dict[int, int] = {}
-        # Start the processes now: their start-up overlaps with the driver's own.
-        executor = self._executor()
-        self._warm_ups = [executor.submit(warm_up) for _ in range(workers)]
+        # Start the processes now: their start-up overlaps with the driver's own. They
+        # are spawned with SIGINT ignored (an ignored signal stays ignored across exec,
+        # and Python then installs no handler of its own), so a Ctrl-C to the process
+        # group while they import prints no traceback of theirs; the driver alone
+        # handles it. worker_initializer ignores SIGINT again for respawned workers.
+        with _sigint_ignored():
+            executor = self._executor()
+            self._warm_ups = [executor.submit(warm_up) for _ in range(workers)]
 
     def _executor(self) -> Any:
         self._last = get_reusable_executor(

@@ -129,3 +129,32 @@ def test_prod_seeds_are_recorded_before_the_run_and_replay_exactly(
     by_seed = run_cli("replay", str(study), "--seed", str(trials[4].seed), "--out", out)
     assert by_seed.returncode == 0, by_seed.stderr
     assert f"trial {trials[4].number} of test-study" in by_seed.stdout
+
+
+def _ignores_sigint(pid: int) -> bool:
+    """Tells whether process ``pid`` ignores SIGINT (Linux: /proc/PID/status SigIgn)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    raise AssertionError(f"no SigIgn line for pid {pid}")
+
+
+def test_workers_ignore_ctrl_c_from_their_first_instruction() -> None:
+    # A Ctrl-C reaches the whole process group; workers still importing (the first
+    # second of a sweep) printed KeyboardInterrupt tracebacks. They are spawned with
+    # SIGINT ignored, which Python keeps: read right after the spawn, long before the
+    # workers' own initializer runs.
+    from optimizer.pool import LokyPool
+
+    before = signal.getsignal(signal.SIGINT)
+    pool = LokyPool(2)
+    try:
+        children = [
+            int(pid)
+            for pid in Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+        ]
+        assert children, "the pool spawned its processes"
+        assert all(_ignores_sigint(pid) for pid in children)
+        assert signal.getsignal(signal.SIGINT) is before  # the driver's handler is back
+    finally:
+        pool.close()
