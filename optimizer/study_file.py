@@ -321,7 +321,11 @@ def _read_yaml(file: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise StudyFileError(fname, "", f"a readable UTF-8 file ({exc})") from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # nosec B506: a SafeLoader subclass
+        loader = _UniqueKeyLoader(text)  # what yaml.safe_load does, with SafeLoader
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

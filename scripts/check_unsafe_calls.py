@@ -2,8 +2,9 @@
 
 A pre-commit hook (see ``.pre-commit-config.yaml``) runs it on ``bt/``, ``optimizer/``
 and ``omega_bt/``: study files and configs come from users, so they are parsed with
-``yaml.safe_load`` and never evaluated. Flagged, by the syntax tree (comments, strings
-and methods of other objects such as ``frame.eval(...)`` are not calls of these):
+``yaml.safe_load`` (or a ``yaml.SafeLoader`` subclass) and never evaluated. Flagged, by
+the syntax tree (comments, strings and methods of other objects such as
+``frame.eval(...)`` are not calls of these):
 
 - ``eval(...)``, ``exec(...)`` and ``builtins.eval/exec(...)``;
 - ``yaml.load(...)``, ``yaml.load_all(...)``, ``yaml.unsafe_load(...)``,
