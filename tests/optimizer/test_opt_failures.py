@@ -92,31 +92,34 @@ def test_a_runaway_trial_is_killed_without_orphans(write_study: StudyWriter, mar
 
 
 def test_engine_errors_are_recorded(write_study: StudyWriter) -> None:
-    # Real engine failures: z_window 1 is a config error; a start after the data is a
-    # run-time market_data error ({"ok": false}).
+    # Real engine failures that the check before the sweep cannot see, since each value
+    # is fine on its own: a start in 2031 runs into an empty range (a run-time
+    # market_data error, {"ok": false}); that start with an end in 2030 is a config
+    # error (the end is before the start).
     path = write_study(
         sampler={"name": "grid"},
         n_trials=4,
         batch_size=4,
         search_space={
-            "strategy.params.z_window": {"type": "categorical", "choices": [1, 48]},
             "data.start": {
                 "type": "categorical",
                 "choices": ["2024-01-01T00:00:00Z", "2031-01-01T00:00:00Z"],
             },
+            "data.end": {"type": "categorical", "choices": [None, "2030-01-01T00:00:00Z"]},
         },
     )
     url = storage_of(path)
     run_sweep(load_study_file(path), storage_url=url, progress=LineProgress(io.StringIO()))
     by_params = {
-        (t.params["strategy.params.z_window"], t.params["data.start"][:4]): t
+        (t.params["data.start"][:4], (t.params["data.end"] or "none")[:4]): t
         for t in trials_of(url).values()
     }
-    assert by_params[(48, "2024")].state == "COMPLETE"
-    assert by_params[(1, "2024")].error_category == "config"
-    assert "z_window" in (by_params[(1, "2024")].error_message or "")
-    assert by_params[(48, "2031")].state == "FAIL"
-    assert by_params[(48, "2031")].error_category == "market_data"
+    assert by_params[("2024", "none")].state == "COMPLETE"
+    assert by_params[("2024", "2030")].state == "COMPLETE"
+    assert by_params[("2031", "2030")].error_category == "config"
+    assert "data.end" in (by_params[("2031", "2030")].error_message or "")
+    assert by_params[("2031", "none")].state == "FAIL"
+    assert by_params[("2031", "none")].error_category == "market_data"
     shown = run_cli("show", str(path), "--failed")
     assert shown.returncode == 0 and "market_data" in shown.stdout
 

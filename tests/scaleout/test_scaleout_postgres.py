@@ -296,7 +296,8 @@ def test_a_scan_sees_a_claim_whole_or_not_at_all(write_study: StudyWriter, pg_ur
 def test_a_second_driver_on_sqlite_is_refused(write_study: StudyWriter, marker: str) -> None:
     study = write_study(n_trials=16)
     url = f"sqlite:///{study.parent / 'omega.db'}"
-    proc = start_cli("sweep", str(study), **{FAULTS_ENV: "*:sleep=0.2"}, **marker_env(marker))
+    # 8 s of trials: the second driver starts (about 2 s on a busy machine) long before.
+    proc = start_cli("sweep", str(study), **{FAULTS_ENV: "*:sleep=1.0"}, **marker_env(marker))
     wait_until(
         lambda: Path(url.removeprefix("sqlite:///")).exists() and states(url).get("RUNNING", 0) > 0,
         120,
