@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import omega_bt
-from bt.config import load_config, to_json
+from bt.config import config_error, load_config, to_json
 
 __all__ = ["ARTIFACTS", "run_backtest"]
 
@@ -31,6 +31,8 @@ def run_backtest(
     """
     resolved = dict(config) if isinstance(config, dict) else load_config(config)
     if out_dir is not None:
+        if not os.fspath(out_dir).strip():
+            raise config_error("output.dir", "expected a folder path, got an empty string")
         # The engine creates the folder; a failure comes back as a `runtime` error result.
         output = dict(resolved.get("output") or {})
         output["dir"] = os.fspath(Path(out_dir).resolve())

@@ -24,6 +24,7 @@ PATH_FIELDS: tuple[str, ...] = (
     "costs.symbol_specs",
     "costs.execution_costs",
     "news.file",
+    "output.dir",
 )
 
 
@@ -89,6 +90,8 @@ def resolve_paths(config: dict[str, Any], base: str | os.PathLike[str]) -> dict[
             parent = parent.get(key) if isinstance(parent, dict) else None
         if isinstance(parent, dict) and isinstance(parent.get(leaf), str):
             value = parent[leaf]
-            if not os.path.isabs(value):
+            # An empty path stays empty: the engine refuses it by name, where joining it
+            # to the folder would quietly mean the folder itself.
+            if value and not os.path.isabs(value):
                 parent[leaf] = os.path.normpath(os.path.join(os.fspath(base), value))
     return resolved

@@ -168,3 +168,25 @@ def test_missing_command_is_a_usage_error() -> None:
     assert proc.returncode == 2
     assert "usage: python -m bt" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_relative_output_dir_resolves_against_the_config_folder(tmp_path: Path) -> None:
+    # Like data.dir and the cost files (ENGINE §0): not against the working directory.
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    config = write_config(folder, {"output": {"dir": "artifacts", "trades": False}})
+    proc = run_cli("run", str(config))
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (folder / "artifacts").iterdir()) == sorted(bt.ARTIFACTS)
+    assert not (ROOT / "artifacts").exists()
+
+
+def test_an_empty_output_folder_is_a_config_error(tmp_path: Path) -> None:
+    # An empty path would mean the working directory: refused by name instead.
+    empty = write_config(tmp_path, {"output": {"dir": ""}})
+    line = assert_one_error_line(run_cli("run", str(empty)).stderr)
+    assert "output.dir: expected a folder path" in line
+    line = assert_one_error_line(run_cli("run", CONFIG, "--out", "").stderr)
+    assert "output.dir: expected a folder path" in line
+    with pytest.raises(bt.ConfigError, match=r"output\.dir: expected a folder path"):
+        bt.run_backtest(ROOT / CONFIG, out_dir="")

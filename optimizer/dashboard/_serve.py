@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import sys
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, NoSuchModuleError
 
 from optimizer.dashboard._app import DashboardApp
 from optimizer.dashboard._readonly import readonly_warning, shown_url
@@ -35,7 +35,13 @@ def make_server(
     """
     if not 0 <= port <= 65535:
         raise BadInputError(f"--port {port}: expected a port from 0 to 65535")
-    app = DashboardApp(storage, storage_arg)
+    try:
+        app = DashboardApp(storage, storage_arg)
+    except (ImportError, NoSuchModuleError) as exc:
+        raise BadInputError(
+            f"--storage {shown_url(storage)}: expected an installed database driver "
+            f"({exc.__cause__ or exc})"
+        ) from None
     try:
         app.studies()  # a file that is no database fails here, not on the first page
     except DBAPIError as exc:

@@ -125,7 +125,9 @@ def _segments(path: str) -> list[str] | None:
 
 
 def _number(text: str) -> int:
-    if not text.isdigit() or len(text) > 9:
+    # ASCII digits only: str.isdigit() also takes a superscript two (which int() refuses)
+    # and the fullwidth digits.
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
         raise NotFound(f"no trial {text!r}: expected a trial number")
     return int(text)
 
@@ -187,11 +189,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _refuse_method(self) -> None:
         self._send(
-            Response(405, b"method not allowed\n", "text/plain; charset=utf-8", {"Allow": "GET"}),
+            Response(
+                405, b"method not allowed\n", "text/plain; charset=utf-8", {"Allow": "GET, HEAD"}
+            ),
             send_body=True,
         )
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse_method
+    def __getattr__(self, name: str) -> Any:
+        """Answers every method but GET and HEAD (POST, TRACE, PROPFIND, a lowercase
+        ``get``, ...) with 405: the base class looks for ``do_<METHOD>`` and would
+        answer 501 where there is none."""
+        if name.startswith("do_"):
+            return self._refuse_method
+        raise AttributeError(name)
 
     def _answer(self, *, send_body: bool) -> None:
         host = (self.headers.get("Host") or "").strip().lower()
@@ -260,6 +270,15 @@ class _Handler(BaseHTTPRequestHandler):
         headers = dict(response.headers)
         headers["Content-Type"] = response.content_type
         headers["Content-Length"] = str(len(response.body))
+        # A request's body is never read. A connection whose request carried one, or
+        # was refused, is closed after the answer, so that no bytes following it (a
+        # second request smuggled past the Host check) are taken for a next request.
+        has_body = "Transfer-Encoding" in self.headers or (
+            self.headers.get("Content-Length", "").strip() not in ("", "0")
+        )
+        if has_body or response.status >= 400:
+            headers["Connection"] = "close"
+            self.close_connection = True
         for key, value in headers.items():
             self.send_header(key, value)
         self.end_headers()

@@ -80,10 +80,39 @@ def test_every_response_carries_the_security_headers(server: Dashboard) -> None:
 def test_only_get_and_head_are_answered(server: Dashboard) -> None:
     assert request(server, "/", method="POST")[0] == 405
     assert request(server, "/api/studies", method="DELETE")[0] == 405
+    # Not 501 for the methods the server has never heard of either.
+    for method in ("TRACE", "PROPFIND", "FOO", "get"):
+        status, headers, _ = request(server, "/", method=method)
+        assert (status, headers["Allow"]) == (405, "GET, HEAD"), method
     status, headers, body = request(server, "/", method="HEAD")
     assert status == 200
     assert body == b""
     assert int(headers["Content-Length"]) > 0
+
+
+def test_a_request_body_cannot_smuggle_a_second_request(server: Dashboard) -> None:
+    # The body is never read: were the connection kept, the bytes after the refused
+    # request (a request with an allowed Host) would be answered as the next request.
+    parts = urlsplit(server.base)
+    inner = f"GET /api/studies HTTP/1.1\r\nHost: 127.0.0.1:{parts.port}\r\n\r\n".encode()
+    for method, host in (("POST", f"127.0.0.1:{parts.port}"), ("GET", "rebind.evil.example")):
+        outer = (
+            f"{method} / HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(inner)}\r\n\r\n"
+        ).encode()
+        with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+            sock.sendall(outer + inner)
+            answer = b""
+            while chunk := sock.recv(65536):  # the server closes after one answer
+                answer += chunk
+        assert answer.count(b"HTTP/1.1 ") == 1, answer
+        assert b"Connection: close" in answer
+
+
+def test_trial_numbers_are_ascii_digits(server: Dashboard) -> None:
+    for number in ("%C2%B2", "%EF%BC%91", "%D9%A1", "-1", "1e3", "0x1"):
+        status, _, body = request(server, f"/api/study/{STUDY}/trial/{number}")
+        assert status == 404, (number, body)
+        assert request(server, f"/study/{STUDY}/trial/{number}")[0] == 404
 
 
 def test_no_route_reads_a_file_path(server: Dashboard) -> None:
@@ -218,16 +247,31 @@ def test_binding_beyond_loopback_warns(swept: tuple[str, Path]) -> None:
     assert "warning: the dashboard listens on 0.0.0.0" in err
 
 
-def test_a_missing_database_is_bad_input(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "optimizer.dashboard", "--storage", f"sqlite:///{tmp_path}/x.db"],
-        cwd=tmp_path,
+def dashboard_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Runs ``python -m optimizer.dashboard ARGS`` (expected to stop at once) in ``cwd``."""
+    return subprocess.run(
+        [sys.executable, "-m", "optimizer.dashboard", *args],
+        cwd=cwd,
         env=cli_env(),
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+@pytest.mark.parametrize(
+    "url", ["bogus://x", "mysql://user:secret@localhost/db"], ids=["dialect", "driver"]
+)
+def test_an_unknown_database_driver_is_bad_input(url: str, tmp_path: Path) -> None:
+    result = dashboard_cli(tmp_path, "--storage", url, "--port", "0")
+    assert result.returncode == 2, result.stderr
+    assert "expected an installed database driver" in result.stderr
+    assert "Traceback" not in result.stderr and "secret" not in result.stderr
+
+
+def test_a_missing_database_is_bad_input(tmp_path: Path) -> None:
+    result = dashboard_cli(tmp_path, "--storage", f"sqlite:///{tmp_path}/x.db")
     assert result.returncode == 2
     assert result.stderr.startswith("error: --storage sqlite:///")
     assert "expected an existing database" in result.stderr

@@ -203,7 +203,15 @@ impl RunConfig {
                 let out = OutputConfig {
                     trades: o.boolean_or("trades", true)?,
                     equity: o.boolean_or("equity", true)?,
-                    dir: o.string_opt("dir")?.map(PathBuf::from),
+                    dir: match o.string_opt("dir")? {
+                        Some(dir) if dir.trim().is_empty() => {
+                            return Err(ConfigError::new(
+                                "output.dir",
+                                "expected a folder path, or null for no artifacts, got an empty string",
+                            ));
+                        }
+                        dir => dir.map(PathBuf::from),
+                    },
                 };
                 o.finish()?;
                 out
