@@ -52,3 +52,26 @@ fn the_module_runs_backtests_and_raises_its_own_errors() {
         assert_eq!(version, env!("CARGO_PKG_VERSION"));
     });
 }
+
+#[test]
+fn arguments_that_are_no_utf8_text_raise_config_errors_at_the_root() {
+    with_module(|py, module| {
+        let run = module.getattr("run_backtest").expect("run_backtest");
+        let config_error = module.getattr("ConfigError").expect("class");
+        // A str with a lone surrogate (bytes decoded with surrogateescape), bytes, a dict.
+        let surrogate = py.eval(c"'{\\udcff}'", None, None).expect("str");
+        let bytes = pyo3::types::PyBytes::new(py, b"{}").into_any();
+        let dict = pyo3::types::PyDict::new(py).into_any();
+        for (argument, expected) in [
+            (surrogate, "lone surrogate"),
+            (bytes, "expected the config as JSON text (a str), got a bytes"),
+            (dict, "got a dict"),
+        ] {
+            let err = run.call1((argument,)).expect_err("config error");
+            assert!(err.is_instance(py, &config_error));
+            let field: String = err.value(py).getattr("field_path").expect("attr").extract().expect("str");
+            assert_eq!(field, "$");
+            assert!(err.to_string().contains(expected), "{err}");
+        }
+    });
+}
