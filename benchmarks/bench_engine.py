@@ -102,7 +102,7 @@ def main() -> int:
     for dataset in ALL:
         config_json = dataset.config_json()
         label = f"{dataset.name} M5 bars"
-        repeat = args.repeat if dataset.name != "1m" else max(5, args.repeat // 5)
+        repeat = args.repeat if dataset.name != "1m" else max(10, args.repeat // 2)
         warm_ms, bars = warm_median_ms(config_json, repeat)
         cold_ms, rss_mb = cold_run(config_json, args.cold_repeat)
         rows.append(
