@@ -1,5 +1,6 @@
 """Entry point of ``python -m optimizer``."""
 
+import os
 import signal
 import sys
 
@@ -13,4 +14,9 @@ except KeyboardInterrupt:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a further Ctrl-C cannot cut the line
     print("interrupted", file=sys.stderr)
     code = 130
+except BrokenPipeError:
+    # The reader went away (`show ... | head`): what it read is all it wanted. Python
+    # would report the failed flush of stdout at exit, so stdout points at devnull now.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    code = 128 + signal.SIGPIPE
 raise SystemExit(code)

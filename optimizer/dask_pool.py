@@ -38,7 +38,15 @@ from typing import Any
 from optimizer.errors import BadInputError, Interrupted
 from optimizer.worker import TrialOutcome, TrialTask, evaluate, failed_outcome
 
-__all__ = ["CONNECT_TIMEOUT_S", "WORKER_WAIT_S", "DaskPool", "evaluate_on_worker", "worker_check"]
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "WORKER_WAIT_S",
+    "DaskPool",
+    "WorkerSetupError",
+    "evaluate_on_worker",
+    "missing_file_message",
+    "worker_check",
+]
 
 #: Seconds to reach the scheduler before the sweep gives up (exit 2).
 CONNECT_TIMEOUT_S = 20.0
@@ -52,22 +60,43 @@ MAX_RESUBMITS = 3
 _POLL_S = 0.1
 
 
+class WorkerSetupError(Exception):
+    """Raised in a trial's task by a worker that cannot run the study (a data file it
+    cannot read): the sweep stops with exit 2 and the batch is not stored, since the
+    trial's failure would say nothing about its parameters."""
+
+
+def _unreadable(paths: Sequence[str]) -> list[str]:
+    """Returns the paths among ``paths`` that this process cannot read as files."""
+    return [p for p in paths if not (os.path.isfile(p) and os.access(p, os.R_OK))]
+
+
+def missing_file_message(address: str, host: str, path: str) -> str:
+    """Returns the error for a worker that cannot read the data file ``path``."""
+    return (
+        f"dask worker {address} (host {host}): cannot read data file {path}: backend dask "
+        "reads the data files on the workers at the paths of the config, so every worker "
+        "needs them at the same path (a shared filesystem)"
+    )
+
+
 def worker_check(paths: Sequence[str]) -> dict[str, Any]:
     """Runs on a worker: the data files it cannot read, its engine version, host and pid."""
     import bt
 
-    missing = [p for p in paths if not (os.path.isfile(p) and os.access(p, os.R_OK))]
     return {
-        "missing": missing,
+        "missing": _unreadable(paths),
         "engine": getattr(bt, "__engine_version__", None),
         "host": socket.gethostname(),
         "pid": os.getpid(),
     }
 
 
-def evaluate_on_worker(task: TrialTask, topic: str) -> TrialOutcome:
-    """Runs on a worker: announces the start to the driver, evaluates the trial (its
-    crash file in the worker's own local directory) and sends the outcome to the driver.
+def evaluate_on_worker(task: TrialTask, topic: str, files: Sequence[str] = ()) -> TrialOutcome:
+    """Runs on a worker: checks that it can read the data ``files`` (a worker that joined
+    in the middle of a batch was not checked yet; :class:`WorkerSetupError` otherwise),
+    announces the start to the driver, evaluates the trial (its crash file in the
+    worker's own local directory) and sends the outcome to the driver.
 
     The start is a round trip to the scheduler (not the worker's batched stream), so it
     is delivered even when the trial kills this process right after. The outcome goes on
@@ -78,11 +107,46 @@ def evaluate_on_worker(task: TrialTask, topic: str) -> TrialOutcome:
     from distributed import get_client, get_worker
 
     worker = get_worker()
+    missing = _unreadable(files)
+    if missing:
+        raise WorkerSetupError(
+            missing_file_message(worker.address, socket.gethostname(), missing[0])
+        )
     get_client().log_event(topic, {"number": task.number, "worker": worker.address})
     local = replace(task, crash_dir=os.path.join(worker.local_directory, "omega-crash"))
     outcome = evaluate(local)
     worker.log_event(topic, {"number": task.number, "outcome": asdict(outcome)})
     return outcome
+
+
+def _probe_scheduler(address: str) -> None:
+    """Asks ``address`` who it is, on a connection of its own, before a Client is made.
+
+    A server that answers but is no Dask scheduler (an SSH banner, say) would have its
+    first bytes read as a message length by the Client (a MemoryError), and the
+    half-made Client would then wait 40 s to close at exit. Raises ValueError (or
+    OSError, TimeoutError) when the address is not a reachable scheduler.
+    """
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def identity() -> Any:
+        comm = await connect(address, timeout=CONNECT_TIMEOUT_S)
+        try:
+            await comm.write({"op": "identity"})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    try:
+        reply = asyncio.run(identity())
+    except (OSError, TimeoutError, ValueError):
+        raise
+    except Exception as exc:  # another protocol (MemoryError: a banner read as a length)
+        raise ValueError(f"not a Dask scheduler: {type(exc).__name__}: {exc}") from None
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        raise ValueError(f"not a Dask scheduler: it answered {str(reply)[:100]!r}")
 
 
 class DaskPool:
@@ -109,6 +173,7 @@ class DaskPool:
         self._lock = threading.Lock()
         self._topic = f"omega-optimizer-{uuid.uuid4().hex}"
         try:
+            _probe_scheduler(scheduler)
             self.client = Client(scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
             raise BadInputError(
@@ -171,10 +236,7 @@ class DaskPool:
                 )
             if result["missing"]:
                 raise BadInputError(
-                    f"dask worker {address} (host {result['host']}): cannot read data file "
-                    f"{result['missing'][0]}: backend dask reads the data files on the "
-                    "workers at the paths of the config, so every worker needs them at the "
-                    "same path (a shared filesystem)"
+                    missing_file_message(address, result["host"], result["missing"][0])
                 )
             if result["engine"] != engine:
                 raise BadInputError(
@@ -199,7 +261,12 @@ class DaskPool:
         def submit(group: Sequence[TrialTask]) -> None:
             keys = [f"omega-trial-{t.number}-{uuid.uuid4().hex}" for t in group]
             futures = self.client.map(
-                evaluate_on_worker, list(group), [self._topic] * len(group), key=keys, pure=False
+                evaluate_on_worker,
+                list(group),
+                [self._topic] * len(group),
+                [self._files] * len(group),
+                key=keys,
+                pure=False,
             )
             for future, task in zip(futures, group, strict=True):
                 pending[future.key] = (future, task)
@@ -261,6 +328,8 @@ class DaskPool:
         try:
             outcome: TrialOutcome = future.result()
             return outcome
+        except WorkerSetupError as exc:
+            raise BadInputError(str(exc)) from None
         except CancelledError:
             return failed_outcome(task.number, "crash", "the Dask cluster cancelled the task")
         except KilledWorker as exc:

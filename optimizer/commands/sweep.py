@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
 import signal
 import sys
 import threading
@@ -15,7 +16,7 @@ from optimizer.commands.show import print_leaderboard
 from optimizer.driver import run_sweep
 from optimizer.errors import BadInputError, Interrupted
 from optimizer.progress import make_progress
-from optimizer.storage import StudyStore, resolve_storage
+from optimizer.storage import StudyStore, display_url, resolve_storage
 from optimizer.study_file import MAX_WORKERS, is_scheduler_address, load_study_file
 
 __all__ = ["SweepCommand"]
@@ -128,9 +129,16 @@ class SweepCommand(Command):
                 stop=flag,
             )
         except Interrupted:
+            # The command repeats the options that chose the storage and the cluster (a
+            # password in the URL shown masked, never printed).
+            again = [args.study_file, "--resume"]
+            if args.storage:
+                again += ["--storage", display_url(args.storage)]
+            if args.scheduler:
+                again += ["--scheduler", args.scheduler]
             print(
-                f"interrupted: the unfinished batch is WAITING; resume with: "
-                f"python -m optimizer sweep {args.study_file} --resume",
+                "interrupted: the unfinished batch is WAITING; resume with: "
+                f"python -m optimizer sweep {shlex.join(again)}",
                 file=sys.stderr,
             )
             return 130

@@ -1,6 +1,6 @@
 """Storage (OPTIMIZER §5): Optuna's tables plus the project's results tables in one database."""
 
-from optimizer.storage._engine import DEFAULT_STORAGE, resolve_storage
+from optimizer.storage._engine import DEFAULT_STORAGE, display_url, resolve_storage
 from optimizer.storage._models import Base, StudyRow, TrialRow
 from optimizer.storage._records import NewTrial, StudyRecord, TrialRecord, study_record
 from optimizer.storage._store import BatchClaim, BatchPlan, DriverLease, StudyExists, StudyStore
@@ -18,6 +18,7 @@ __all__ = [
     "StudyStore",
     "TrialRecord",
     "TrialRow",
+    "display_url",
     "resolve_storage",
     "study_record",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shlex
 import signal
 import time
 from pathlib import Path
@@ -80,20 +81,24 @@ def test_ctrl_c_stops_quickly_and_resumes(
 ) -> None:
     study = write_study()
     url = storage_of(study)
-    proc = start_cli("sweep", str(study), **SLOW, **marker_env(marker))
+    proc = start_cli("sweep", str(study), "--storage", url, **SLOW, **marker_env(marker))
     wait_until(lambda: count_states(url).get("COMPLETE", 0) >= 5, 120, "5 completed trials")
     sent = time.monotonic()
     os.kill(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert time.monotonic() - sent < 5
     assert proc.returncode == 130, err
-    assert "--resume" in err and "Traceback" not in err
+    assert "Traceback" not in err
     states = count_states(url)
     assert "RUNNING" not in states
     assert states.get("WAITING", 0) > 0
     assert marked_processes(marker) == []
 
-    resumed = run_cli("sweep", str(study), "--resume")
+    # The printed command repeats --storage, and it is what resumes here.
+    hint = err.strip().splitlines()[-1]
+    command = f"python -m optimizer sweep {shlex.join([str(study), '--resume', '--storage', url])}"
+    assert hint.endswith(f"resume with: {command}"), hint
+    resumed = run_cli(*shlex.split(command)[3:])
     assert resumed.returncode == 0, resumed.stderr
     assert result_table(url, "test-study") == reference(study, tmp_path)
 

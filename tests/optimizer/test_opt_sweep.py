@@ -10,7 +10,14 @@ from pathlib import Path
 
 import optuna
 import pytest
-from opt_support import StudyWriter, count_states, result_table, run_cli, storage_of
+from opt_support import (
+    StudyWriter,
+    count_states,
+    result_table,
+    run_cli,
+    start_cli,
+    storage_of,
+)
 
 from optimizer import driver
 from optimizer.driver import run_sweep
@@ -152,6 +159,17 @@ def test_show_replay_and_exports_share_one_order(write_study: StudyWriter, tmp_p
 
     listed = run_cli("studies", "--storage", url)
     assert listed.returncode == 0 and "test-study" in listed.stdout and "12/12" in listed.stdout
+
+    # A reader that goes away (`show | head`): no traceback, the shell's code for SIGPIPE.
+    replay = ["replay", str(path), "--rank", "1", "--out", str(out)]
+    for command in (["show", str(path), "--top", "0"], replay):
+        proc = start_cli(*command, "--storage", url)
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()
+        err = proc.stderr.read()
+        proc.stderr.close()
+        assert proc.wait(timeout=60) == 141, err
+        assert "Traceback" not in err, err
 
 
 def test_replay_fails_loudly_on_a_metric_mismatch(write_study: StudyWriter, tmp_path: Path) -> None:

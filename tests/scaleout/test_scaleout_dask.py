@@ -9,11 +9,13 @@ before anything is written, with exit code 2.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -33,6 +35,7 @@ from opt_support import (
 )
 
 from optimizer.driver import SweepReport, run_sweep
+from optimizer.errors import BadInputError
 from optimizer.progress import LineProgress
 from optimizer.study_file import load_study_file
 from optimizer.worker import FAULTS_ENV
@@ -260,6 +263,63 @@ def test_a_cluster_that_cannot_run_the_study_stops_it_at_the_start(
     finally:
         for proc in procs:
             _stop(proc)
+
+
+def test_a_worker_that_joined_unchecked_stops_the_batch_unstored(
+    write_study: StudyWriter, dask_cluster: Any, client: Any
+) -> None:
+    # A worker that joins in the middle of a batch gets its tasks before the next
+    # batch's check. Were a data file missing there, its trials would be stored as
+    # market_data failures: told to the sampler, and the dev table changed for good.
+    # Each task checks the files itself: the batch stops with exit 2, nothing stored.
+    from optimizer.dask_pool import DaskPool
+    from optimizer.driver import build_config
+    from optimizer.worker import TrialTask
+
+    spec = load_study_file(write_study(n_trials=4))
+    pool = DaskPool(dask_cluster.scheduler_address, [])  # every worker checked: fine
+    try:
+        pool._files = ["/no/such/omega/EURUSD_M5_BID.parquet"]  # what a late joiner lacks
+        params = {p.path: p.probe_values()[0] for p in spec.search_space}
+        tasks = [
+            TrialTask(
+                number=n,
+                config=build_config(spec, params, n),
+                timeout_s=60.0,
+                crash_dir="",
+                faults=None,
+            )
+            for n in range(2)
+        ]
+        with pytest.raises(
+            BadInputError,
+            match=r"dask worker tcp://127\.0\.0\.1:\d+ .*cannot read "
+            r"data file /no/such/omega/EURUSD_M5_BID\.parquet",
+        ):
+            pool.run(tasks, lambda: False, lambda _: None)
+    finally:
+        pool.close()
+
+
+def test_a_server_that_is_no_scheduler_is_bad_input(write_study: StudyWriter) -> None:
+    # It answers with a banner that a Dask client would read as a message length.
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+
+        def banner() -> None:
+            with contextlib.suppress(OSError):
+                conn, _ = server.accept()
+                with conn:
+                    conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n" * 4)
+                    conn.recv(1024)
+
+        threading.Thread(target=banner, daemon=True).start()
+        from optimizer.dask_pool import DaskPool
+
+        started = time.monotonic()
+        with pytest.raises(BadInputError, match=r"expected a reachable Dask .*not a Dask"):
+            DaskPool(f"tcp://127.0.0.1:{port}")
+        assert time.monotonic() - started < 15
 
 
 def test_scheduler_settings_are_checked(write_study: StudyWriter) -> None:
