@@ -526,9 +526,12 @@ def _check_with_engine(fname: str, base: dict[str, Any], space: tuple[ParamSpec,
     that a config it refuses (a wrong type, a value out of its range, an unknown
     strategy) stops the sweep before the first trial instead of failing every trial.
 
-    Each config is run with ``data.dir`` set to an empty folder: the engine checks the
-    whole config first and then stops at its first data file, so nothing is loaded
-    (the data files themselves are checked by :func:`_check_data_files`).
+    A refusal that names another searched entry than the one moved is a rule between
+    entries (``data.end`` after ``data.start``): other combinations run, so it does not
+    stop the sweep. Each config is run with ``data.dir`` set to an empty folder: the
+    engine checks the whole config first and then stops at its first data file, so
+    nothing is loaded (the data files themselves are checked by
+    :func:`_check_data_files`).
     """
     import tempfile
 
@@ -545,6 +548,10 @@ def _check_with_engine(fname: str, base: dict[str, Any], space: tuple[ParamSpec,
                 omega_bt.run_backtest(json.dumps(config))
             except omega_bt.ConfigError as exc:
                 field = str(getattr(exc, "field_path", ""))
+                if moved is not None and field in searched and field != moved.path:
+                    # A rule between two searched entries (data.end after data.start):
+                    # other combinations run, so the trials that break it fail alone.
+                    continue
                 if moved is None and field not in searched:
                     raise StudyFileError(
                         fname, "base_config", f"a config the engine accepts (it says: {exc})"

@@ -260,6 +260,22 @@ def test_missing_base_config(write_study: StudyWriter, tmp_path: Path) -> None:
         load_study_file(path)
 
 
+def test_a_rule_between_two_searched_entries_does_not_stop_the_sweep(
+    write_study: StudyWriter,
+) -> None:
+    # A start of 01-10 with an end of 01-05 is refused by the engine, but the other
+    # combinations run: those trials fail alone, as in any sweep.
+    spec = load_study_file(
+        write_study(
+            search_space={
+                "data.start": {"type": "categorical", "choices": ["2024-01-01", "2024-01-10"]},
+                "data.end": {"type": "categorical", "choices": ["2024-01-05", None]},
+            }
+        )
+    )
+    assert [p.path for p in spec.search_space] == ["data.start", "data.end"]
+
+
 def test_a_base_config_the_engine_refuses_stops_before_the_first_trial(
     write_study: StudyWriter, base_config: Path, tmp_path: Path
 ) -> None:
