@@ -44,7 +44,6 @@ __all__ = [
     "DaskPool",
     "WorkerSetupError",
     "evaluate_on_worker",
-    "missing_file_message",
     "worker_check",
 ]
 
@@ -71,7 +70,7 @@ def _unreadable(paths: Sequence[str]) -> list[str]:
     return [p for p in paths if not (os.path.isfile(p) and os.access(p, os.R_OK))]
 
 
-def missing_file_message(address: str, host: str, path: str) -> str:
+def _missing_file_message(address: str, host: str, path: str) -> str:
     """Returns the error for a worker that cannot read the data file ``path``."""
     return (
         f"dask worker {address} (host {host}): cannot read data file {path}: backend dask "
@@ -110,7 +109,7 @@ def evaluate_on_worker(task: TrialTask, topic: str, files: Sequence[str] = ()) -
     missing = _unreadable(files)
     if missing:
         raise WorkerSetupError(
-            missing_file_message(worker.address, socket.gethostname(), missing[0])
+            _missing_file_message(worker.address, socket.gethostname(), missing[0])
         )
     get_client().log_event(topic, {"number": task.number, "worker": worker.address})
     local = replace(task, crash_dir=os.path.join(worker.local_directory, "omega-crash"))
@@ -236,7 +235,7 @@ class DaskPool:
                 )
             if result["missing"]:
                 raise BadInputError(
-                    missing_file_message(address, result["host"], result["missing"][0])
+                    _missing_file_message(address, result["host"], result["missing"][0])
                 )
             if result["engine"] != engine:
                 raise BadInputError(

@@ -39,7 +39,7 @@ from optimizer.metrics import is_feasible
 from optimizer.pool import LokyPool, StartedRun, make_pool
 from optimizer.progress import LineProgress, Progress
 from optimizer.sampling import BatchAsker
-from optimizer.search_space import apply_params, grid_size
+from optimizer.search_space import grid_size
 from optimizer.seeds import derive, prod_seed
 from optimizer.storage import (
     BatchClaim,
@@ -53,7 +53,7 @@ from optimizer.storage import (
 )
 from optimizer.storage._drivers import from_ranges
 from optimizer.storage._mirror import WRITE_LOCK
-from optimizer.study_file import StudySpec, data_files
+from optimizer.study_file import StudySpec, data_files, trial_config
 from optimizer.worker import FAULTS_ENV, TrialOutcome, TrialTask
 
 __all__ = ["SweepReport", "build_config", "run_sweep"]
@@ -103,12 +103,8 @@ class SweepReport:
 
 
 def build_config(spec: StudySpec, params: dict[str, Any], seed: int) -> dict[str, Any]:
-    """Returns the engine config of one trial: base config, params, seed, metrics only."""
-    config = apply_params(spec.base_config, params)
-    config["run_mode"] = spec.run_mode
-    config["rng_seed"] = seed
-    config["output"] = {"trades": False, "equity": False}
-    return config
+    """Returns the engine config of one trial of ``spec`` (:func:`trial_config`)."""
+    return trial_config(spec.base_config, params, spec.run_mode, seed)
 
 
 def _open_study(

@@ -37,6 +37,7 @@ __all__ = [
     "is_scheduler_address",
     "load_study_file",
     "read_study_header",
+    "trial_config",
 ]
 
 #: Trials asked per round when ``batch_size`` is absent (never derived from ``workers``,
@@ -47,9 +48,20 @@ DEFAULT_BATCH_SIZE = 8
 #: and a bound that keeps a typo (``workers: 1000000``) from starting a process storm.
 MAX_WORKERS = 256
 
-#: Config paths that the optimizer sets for every trial, so a search over them would
-#: record parameters that never took effect.
+#: Config paths that the optimizer sets for every trial (:func:`trial_config`), so a
+#: search over them would record parameters that never took effect.
 RESERVED_PATHS = ("run_mode", "rng_seed", "output")
+
+
+def trial_config(
+    base: dict[str, Any], params: dict[str, Any], run_mode: str, seed: int
+) -> dict[str, Any]:
+    """Returns the engine config of one trial: ``base`` with ``params`` set, and the
+    :data:`RESERVED_PATHS` the optimizer sets itself (run mode, seed, metrics only)."""
+    config = apply_params(base, params)
+    config.update(run_mode=run_mode, rng_seed=seed, output={"trades": False, "equity": False})
+    return config
+
 
 #: Seconds after which a running trial is killed when ``trial_timeout_s`` is absent.
 DEFAULT_TRIAL_TIMEOUT_S = 600.0
@@ -540,8 +552,7 @@ def _check_with_engine(fname: str, base: dict[str, Any], space: tuple[ParamSpec,
     searched = {p.path for p in space}
     with tempfile.TemporaryDirectory(prefix="omega-config-check-") as empty:
         for moved, params in _engine_probes(space):
-            config = apply_params(base, params)
-            config.update(run_mode="dev", rng_seed=0, output={"trades": False, "equity": False})
+            config = trial_config(base, params, "dev", 0)
             if isinstance(config.get("data"), dict):
                 config["data"] = {**config["data"], "dir": empty}
             try:
