@@ -25,9 +25,11 @@ sampler) on the 10,000-bar EURUSD M5 set, and on the 100k set for the scaling ch
 
 Both databases go to ``--db-dir`` (default: ``/dev/shm`` where it exists, so that the
 plain way is not slowed down by fsync: on a disk, its commit per trial step costs an
-fsync each). Medians over ``--repeat`` runs; the 2,000-trial cases run once with
-``--quick``. Prints a table and the targets of issue 4 (met or not, with the figures)
-and writes JSON. From the repository root:
+fsync each). Medians over ``--repeat`` runs; the 1- and 2-worker runs of a case (and
+the plain processes') take turns, so that the machine's drift in speed between them
+does not bias their ratio; the 2,000-trial cases run once with ``--quick``. Prints a
+table and the targets of issue 4 (met or not, with the figures) and writes JSON. From
+the repository root:
 
     python benchmarks/bench_sweep.py [--repeat 3] [--quick] [--json out/bench_sweep.json]
     python benchmarks/bench_sweep.py --report out/bench_sweep.json   # reprint a run
@@ -306,10 +308,25 @@ def measure(
     kind: str, repeat: int, db_dir: Path, label: str, **case: Any
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Runs a case ``repeat`` times; returns the medians and the runs."""
-    runs = []
+    return measure_alternately(kind, repeat, db_dir, [(label, case)])[0]
+
+
+def measure_alternately(
+    kind: str, repeat: int, db_dir: Path, cases: list[tuple[str, dict[str, Any]]]
+) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Runs each of ``cases`` (label, case) ``repeat`` times, taking turns (A B A B ...,
+    so that a drift of the machine's speed weighs on each case alike); returns the
+    medians and the runs of each."""
+    runs: list[list[dict[str, Any]]] = [[] for _ in cases]
     for index in range(repeat):
-        db = fresh_db(db_dir, f"{label}-{index}")
-        runs.append({**spawn({"kind": kind, "db": str(db), **case}), "db": str(db)})
+        for (label, case), done in zip(cases, runs, strict=True):
+            db = fresh_db(db_dir, f"{label}-{index}")
+            done.append({**spawn({"kind": kind, "db": str(db), **case}), "db": str(db)})
+    return [(_summary(done), done) for done in runs]
+
+
+def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Returns the medians of a case's runs."""
     summary: dict[str, Any] = {
         key: median_of(runs, key)
         for key in runs[0]
@@ -322,7 +339,7 @@ def measure(
         summary["tables"] = sorted({r["table"] for r in runs})
     if "same_params" in runs[0]:
         summary["same_params"] = all(r["same_params"] for r in runs)
-    return summary, runs
+    return summary
 
 
 def main() -> int:
@@ -362,19 +379,22 @@ def main() -> int:
     def driver_group(
         label: str, study: Path, sampler: str, trials: int, repeat: int, plain_s: float | None
     ) -> tuple[list[dict[str, Any]], str]:
-        """Runs the driver with 1 and 2 workers; returns the rows and a database."""
-        group, first_db = [], ""
-        for workers in (1, 2):
-            common = {"study": str(study), "sampler": sampler, "trials": trials}
-            tag = label.replace(" ", "-")
-            summary, runs = measure(
-                "driver", repeat, db_dir, f"{tag}-w{workers}", **common, workers=workers
-            )
+        """Runs the driver with 1 and 2 workers, in turns; returns the rows and a database."""
+        common = {"study": str(study), "sampler": sampler, "trials": trials}
+        tag = label.replace(" ", "-")
+        measured = measure_alternately(
+            "driver",
+            repeat,
+            db_dir,
+            [(f"{tag}-w{workers}", {**common, "workers": workers}) for workers in (1, 2)],
+        )
+        group = []
+        for workers, (summary, _) in zip((1, 2), measured, strict=True):
             row = add(f"{label} w{workers}", summary, **common, workers=workers)
             if plain_s is not None:
                 row["x_plain"] = plain_s / summary["wall_s"]
             group.append(row)
-            first_db = first_db or runs[0]["db"]
+        first_db = str(measured[0][1][0]["db"])
         group[1]["vs_w1"] = group[1]["trials_per_s"] / group[0]["trials_per_s"]
         return group, first_db
 
@@ -407,13 +427,20 @@ def main() -> int:
     group, first_db = driver_group(
         "driver 100k random 2000", study, "random", 2000, args.repeat, None
     )
-    ceiling = []
-    for workers in (1, 2):
-        common = {"study": str(study), "sampler": "random", "trials": 2000, "db": first_db}
-        raw, _ = measure(
-            "raw", args.repeat, db_dir, f"raw-100k-w{workers}", **common, workers=workers
+    common = {"study": str(study), "sampler": "random", "trials": 2000, "db": first_db}
+    ceiling = [
+        add(f"plain processes 100k w{workers}", raw, **common, workers=workers)
+        for workers, (raw, _) in zip(
+            (1, 2),
+            measure_alternately(
+                "raw",
+                args.repeat,
+                db_dir,
+                [(f"raw-100k-w{workers}", {**common, "workers": workers}) for workers in (1, 2)],
+            ),
+            strict=True,
         )
-        ceiling.append(add(f"plain processes 100k w{workers}", raw, **common, workers=workers))
+    ]
     ceiling[1]["vs_w1"] = ceiling[1]["trials_per_s"] / ceiling[0]["trials_per_s"]
     group[1]["of_ceiling"] = group[1]["vs_w1"] / ceiling[1]["vs_w1"]
 

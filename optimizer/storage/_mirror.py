@@ -5,7 +5,7 @@ user attribute, a compatibility query per parameter) and commits once per trial;
 the engine at about 1.5 ms per trial that made the mirror most of a sweep's wall time.
 :func:`bulk_add_trials` inserts a whole batch into the tables of Optuna's own ORM models
 (the classes Optuna itself writes with, so the rows follow the schema of the installed
-version, which ``RDBStorage`` checks on open) in one transaction, with one multi-row
+version, which the store checks on open) in one transaction, with one multi-row
 INSERT per table. Those models are not public API: when they cannot be imported,
 :func:`add_trials` falls back to the public, slower path. Tests check that both give
 identical Optuna studies.
@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy
 from optuna.distributions import distribution_to_json
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial
+from sqlalchemy.engine import Engine
 
 __all__ = ["WRITE_LOCK", "add_trials", "bulk_add_trials", "public_add_trials"]
 
@@ -39,7 +40,7 @@ def public_add_trials(storage: RDBStorage, study_id: int, trials: Sequence[Froze
             storage.create_new_trial(study_id, template_trial=trial)
 
 
-def bulk_add_trials(storage: RDBStorage, study_id: int, trials: Sequence[FrozenTrial]) -> None:
+def bulk_add_trials(engine: Engine, study_id: int, trials: Sequence[FrozenTrial]) -> None:
     """Adds ``trials`` in one transaction, with one multi-row INSERT per Optuna table.
 
     The rows are those Optuna's ORM models hold: each trial row's column values are read
@@ -69,7 +70,7 @@ def bulk_add_trials(storage: RDBStorage, study_id: int, trials: Sequence[FrozenT
         model.datetime_start = trial.datetime_start
         model.datetime_complete = trial.datetime_complete
         trial_rows.append({column: getattr(model, key) for key, column in columns})
-    with WRITE_LOCK, storage.engine.begin() as conn:
+    with WRITE_LOCK, engine.begin() as conn:
         conn.execute(sqlalchemy.insert(trial_table), trial_rows)
         ids: dict[int, int] = dict(
             conn.execute(
@@ -137,15 +138,21 @@ def _json_text(value: Any) -> str:
 
 
 def add_trials(
-    storage: RDBStorage, study_id: int, trials: Sequence[FrozenTrial], *, bulk: bool = True
+    engine: Engine,
+    study_id: int,
+    trials: Sequence[FrozenTrial],
+    rdb_storage: Callable[[], RDBStorage],
+    *,
+    bulk: bool = True,
 ) -> None:
-    """Adds ``trials`` to the Optuna study, in bulk when possible."""
+    """Adds ``trials`` to the Optuna study in the database of ``engine``, in bulk when
+    possible; the public path asks ``rdb_storage()`` for Optuna's storage of it."""
     if not trials:
         return
     if bulk:
         try:
-            bulk_add_trials(storage, study_id, trials)
+            bulk_add_trials(engine, study_id, trials)
             return
         except (ImportError, AttributeError):
             pass  # an Optuna without these models: the public path below
-    public_add_trials(storage, study_id, trials)
+    public_add_trials(rdb_storage(), study_id, trials)

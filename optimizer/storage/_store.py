@@ -57,6 +57,12 @@ from optimizer.storage._engine import (
 )
 from optimizer.storage._mirror import add_trials
 from optimizer.storage._models import Base, StudyRow, TrialRow
+from optimizer.storage._optuna_schema import (
+    OptunaTables,
+    RDBStudies,
+    count_trials,
+    open_optuna_tables,
+)
 from optimizer.storage._records import NewTrial, StudyRecord, TrialRecord, study_record
 from optimizer.worker import TrialOutcome
 
@@ -159,9 +165,14 @@ class StudyStore:
         try:
             prepare_sqlite_file(url)
             with schema_lock(url):
-                self.optuna = RDBStorage(url, engine_kwargs=engine_kwargs(url))
-                register_engine(self.optuna.engine)
                 self.engine = make_engine(url)
+                tables = open_optuna_tables(self.engine)
+                self._rdb: RDBStorage | None = None
+                #: The Optuna study rows: through Optuna's tables, or RDBStorage when the
+                #: schema is not one that open_optuna_tables knows (its check decides).
+                self._studies: OptunaTables | RDBStudies = (
+                    tables if tables is not None else RDBStudies(self.optuna)
+                )
                 Base.metadata.create_all(self.engine)
         except (ImportError, NoSuchModuleError) as exc:
             raise BadInputError(
@@ -181,10 +192,23 @@ class StudyStore:
         #: Per study (our id): its Optuna study id and how many trials Optuna holds.
         self._optuna_counts: dict[int, tuple[int, int]] = {}
 
+    @property
+    def optuna(self) -> RDBStorage:
+        """Optuna's own storage of this database, opened on first use (its schema check
+        costs about 0.35 s; the sweep itself does not need it)."""
+        if self._rdb is None:
+            try:
+                self._rdb = RDBStorage(self.url, engine_kwargs=engine_kwargs(self.url))
+            except RuntimeError as exc:  # a schema of another Optuna version
+                raise BadInputError(f"storage {self.display_url}: {exc}") from None
+            register_engine(self._rdb.engine)
+        return self._rdb
+
     def close(self) -> None:
         """Closes every pooled connection."""
         self.engine.dispose()
-        self.optuna.engine.dispose()
+        if self._rdb is not None:
+            self._rdb.engine.dispose()
 
     # --- studies -------------------------------------------------------------------
 
@@ -246,22 +270,21 @@ class StudyStore:
         optuna_direction = (
             StudyDirection.MAXIMIZE if direction == "maximize" else StudyDirection.MINIMIZE
         )
-        try:
-            study_id = self.optuna.get_study_id_from_name(name)
-        except KeyError:
+        study_id = self._studies.study_id(name)
+        if study_id is None:
             try:
-                study_id = self.optuna.create_new_study([optuna_direction], study_name=name)
+                study_id = self._studies.create_study(name, optuna_direction)
             except optuna.exceptions.DuplicatedStudyError:
                 raise StudyExists(f"study {name!r} was just created by another driver") from None
         if self.get_study(name) is not None:
             raise StudyExists(f"study {name!r} was just created by another driver")
-        if self.optuna.get_all_trials(study_id, deepcopy=False):
+        if self._studies.trial_count(study_id):
             raise BadInputError(
                 f"storage {self.display_url}: an Optuna study named {name!r} exists that this "
                 "optimizer did not create; choose another name"
             )
         try:
-            self.optuna.set_study_user_attr(study_id, "omega_run_mode", run_mode)
+            self._studies.set_study_user_attr(study_id, "omega_run_mode", run_mode)
             with self._session.begin() as session:
                 row = StudyRow(
                     name=name,
@@ -663,8 +686,8 @@ class StudyStore:
             return
         cached = self._optuna_counts.get(study.id)
         if cached is None:  # looked up once per store: only this driver adds trials
-            study_id = self.optuna.get_study_id_from_name(study.name)
-            have = len(self.optuna.get_all_trials(study_id, deepcopy=False))
+            study_id = self._optuna_study_id(study)
+            have = self._studies.trial_count(study_id)
         else:
             study_id, have = cached
         with self._session() as session:
@@ -680,19 +703,20 @@ class StudyStore:
                 break
             templates.append(_frozen_trial(row, distributions, study.objective))
         self._optuna_counts.pop(study.id, None)  # recount after an error below
-        add_trials(self.optuna, study_id, templates, bulk=self.bulk_mirror)
+        self._add_optuna_trials(study_id, templates)
         self._optuna_counts[study.id] = (study_id, have + len(templates))
 
     def _sync_optuna_shared(self, study: StudyRecord) -> None:
         """:meth:`sync_optuna` when other drivers may mirror the same study: under the
         study's row lock, counting Optuna's trials afresh each time."""
-        study_id = self.optuna.get_study_id_from_name(study.name)
+        study_id = self._optuna_study_id(study)
         distributions = _distributions(study)
         with self._session.begin() as session:
             self._lock_study(session, study)
-            have = _optuna_trial_count(session, study_id)
-            if have is None:
-                have = len(self.optuna.get_all_trials(study_id, deepcopy=False))
+            if isinstance(self._studies, OptunaTables):
+                have = count_trials(session, study_id)
+            else:
+                have = self._studies.trial_count(study_id)
             rows = session.execute(
                 select(*_TOLD_COLUMNS)
                 .where(TrialRow.study_id == study.id, TrialRow.number >= have)
@@ -703,8 +727,20 @@ class StudyStore:
                 if row.number != number or row.state not in _FINISHED:
                     break
                 templates.append(_frozen_trial(row, distributions, study.objective))
-            # Written on Optuna's own connection while this transaction holds the lock.
-            add_trials(self.optuna, study_id, templates, bulk=self.bulk_mirror)
+            # Written on another connection while this transaction holds the lock.
+            self._add_optuna_trials(study_id, templates)
+
+    def _optuna_study_id(self, study: StudyRecord) -> int:
+        """Returns the Optuna study id of ``study`` (created with it)."""
+        study_id = self._studies.study_id(study.name)
+        if study_id is None:
+            raise BadInputError(
+                f"storage {self.display_url}: the Optuna study {study.name!r} is missing"
+            )
+        return study_id
+
+    def _add_optuna_trials(self, study_id: int, trials: Sequence[FrozenTrial]) -> None:
+        add_trials(self.engine, study_id, trials, lambda: self.optuna, bulk=self.bulk_mirror)
 
     def told_trials(
         self, study: StudyRecord, numbers: Iterable[int] | None = None
@@ -725,27 +761,9 @@ class StudyStore:
         distributions = _distributions(study)
         return {r.number: _frozen_trial(r, distributions, study.objective) for r in rows}
 
-    def load_optuna_study(self, study: StudyRecord) -> optuna.Study:
-        """Returns the Optuna study object of ``study`` (read-only use)."""
-        return optuna.load_study(
-            study_name=study.name, storage=self.optuna, sampler=optuna.samplers.RandomSampler()
-        )
-
 
 class _Lost(Exception):
     """Another driver claimed a batch first, or took it over."""
-
-
-def _optuna_trial_count(session: Session, study_id: int) -> int | None:
-    """Returns how many trials Optuna's tables hold for ``study_id`` (None: unknown schema)."""
-    try:
-        from optuna.storages._rdb import models  # not public, as in _mirror
-    except ImportError:
-        return None
-    count = session.scalar(
-        select(func.count(models.TrialModel.trial_id)).where(models.TrialModel.study_id == study_id)
-    )
-    return int(count or 0)
 
 
 def _distributions(study: StudyRecord) -> dict[str, BaseDistribution]:

@@ -247,7 +247,7 @@ def test_bulk_and_public_optuna_mirrors_are_identical(
         other = f"sqlite:///{tmp_path / f'mirror-{bulk}.db'}"
         storage = optuna.storages.RDBStorage(other)
         study_id = storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], "m")
-        add_trials(storage, study_id, templates, bulk=bulk)
+        add_trials(storage.engine, study_id, templates, lambda: storage, bulk=bulk)  # noqa: B023
         loaded.append(optuna.load_study(study_name="m", storage=other).trials)
         storage.engine.dispose()
     original = optuna.load_study(study_name="test-study", storage=url).trials
