@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import math
 import os
 import re
@@ -280,12 +281,10 @@ class LokyPool:
 
 def _config_text(config: dict[str, Any]) -> str | dict[str, Any]:
     """Returns the engine config as JSON text, or the dict when it has none (the worker's
-    ``bt.run_backtest`` then reports the ``config`` error)."""
-    import bt
-
+    ``bt.run_backtest`` then reports the ``config`` error, naming the field)."""
     try:
-        return bt.to_json(config)
-    except bt.ConfigError:
+        return json.dumps(config, allow_nan=False)
+    except (TypeError, ValueError):  # a NaN, an infinity, or no JSON value
         return config
 
 

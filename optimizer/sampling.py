@@ -26,13 +26,20 @@ straight from the seeded sampler, the calls Optuna's ``ask`` makes for it, once
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import optuna
-from optuna.distributions import BaseDistribution
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from optuna.trial import FrozenTrial, TrialState
 
 from optimizer.samplers import make_sampler
@@ -113,29 +120,101 @@ def _ask(
 HISTORY_FREE_SAMPLERS = frozenset({"random"})
 
 
-def _draw(
-    sampler: optuna.samplers.BaseSampler, distributions: Mapping[str, BaseDistribution]
-) -> dict[str, Any]:
-    """Returns one trial's parameters drawn from a history-free sampler the way Optuna's
-    ``ask`` draws them: ``sample_independent`` per parameter in order, each value through
-    its distribution's internal representation and back."""
-    params = {}
-    for path, distribution in distributions.items():
-        value = sampler.sample_independent(None, None, path, distribution)  # type: ignore[arg-type]
-        params[path] = distribution.to_external_repr(distribution.to_internal_repr(value))
-    return params
+class RandomDraws:
+    """Optuna's ``RandomSampler`` written out: the same numbers from the same seed.
+
+    For each parameter in order, ``RandomSampler.sample_independent`` builds the
+    one-parameter search-space transform (bounds widened by half a step for a stepped
+    entry, in log space for a log entry, one [0, 1) column per choice), draws
+    ``rng.uniform(low, high)`` over its columns (``low + (high - low) * u`` per column,
+    with ``u = rng.random_sample()`` in column order) and maps the draw back (rounded to
+    the step and clipped, exponentiated, the choice of the largest column). Building those
+    transforms with NumPy was most of the cost of a random sweep's asking; here the bounds
+    are computed once per search space and the arithmetic is float arithmetic, the same
+    IEEE operations in the same order. :func:`draws_match_ask` checks against Optuna's
+    own ``ask`` before this is used.
+    """
+
+    def __init__(self, distributions: Mapping[str, BaseDistribution]) -> None:
+        self._columns = [(path, _bounds(d), d) for path, d in distributions.items()]
+
+    def draw(self, rng: np.random.RandomState) -> dict[str, Any]:
+        """Returns one trial's parameters, drawn from ``rng``."""
+        params: dict[str, Any] = {}
+        for path, bounds, distribution in self._columns:
+            if isinstance(distribution, CategoricalDistribution):
+                draws = [low + (high - low) * rng.random_sample() for low, high in bounds]
+                params[path] = distribution.choices[draws.index(max(draws))]
+            else:
+                ((low, high),) = bounds
+                params[path] = _untransform(low + (high - low) * rng.random_sample(), distribution)
+        return params
+
+
+def _bounds(distribution: BaseDistribution) -> list[tuple[float, float]]:
+    """Returns the transformed bounds of one parameter's columns, as Optuna's
+    ``_SearchSpaceTransform`` (log and step transforms on) computes them."""
+    d = distribution
+    if isinstance(d, CategoricalDistribution):
+        return [(0.0, 1.0)] * len(d.choices)
+    if isinstance(d, FloatDistribution):
+        low, high = (math.log(d.low), math.log(d.high)) if d.log else (float(d.low), float(d.high))
+        half = 0.5 * d.step if d.step is not None else 0.0
+        return [(low - half, high + half)]
+    if isinstance(d, IntDistribution):
+        half = 0.5 * d.step
+        if d.log:
+            return [(math.log(d.low - half), math.log(d.high + half))]
+        return [(float(d.low) - half, float(d.high) + half)]
+    raise TypeError(f"no random draw for {type(d).__name__}")
+
+
+def _untransform(value: float, d: BaseDistribution) -> int | float:
+    """Maps a drawn number back to a parameter value, as Optuna's
+    ``_untransform_numerical_param`` does, then through the distribution's internal
+    representation and back (as ``ask`` returns it)."""
+    if isinstance(d, FloatDistribution):
+        below_high = math.nextafter(d.high, -math.inf)
+        if d.log:
+            param = math.exp(value)
+            if not d.single():
+                param = min(max(param, d.low), below_high)
+        elif d.step is not None:
+            stepped = round((value - d.low) / d.step, 0) * d.step + d.low
+            param = min(max(stepped, d.low), d.high)
+        else:
+            param = value if d.single() else min(value, below_high)
+        return float(param)
+    assert isinstance(d, IntDistribution)
+    if d.log:
+        param = round(math.exp(value))
+    else:
+        param = math.floor((value - d.low) / d.step + 0.5) * d.step + d.low
+    return int(min(max(param, d.low), d.high))
+
+
+def _random_state(seed: int | None) -> np.random.RandomState:
+    """Returns the NumPy state that ``RandomSampler(seed=seed)`` draws from."""
+    return np.random.RandomState(seed)
 
 
 def draws_match_ask(sampler: SamplerSpec, space: Sequence[ParamSpec]) -> bool:
-    """Tells whether drawing a history-free sampler's trials directly (:func:`_draw`)
-    gives exactly what :func:`ask_batch` asks, for this Optuna version: two probe
-    batches of 3 trials must agree in number, parameters and system attributes.
+    """Tells whether :class:`RandomDraws` gives exactly what :func:`ask_batch` asks, for
+    this Optuna version and search space: three probe batches of 8 trials must agree in
+    number, parameters and system attributes.
 
     The direct draw skips Optuna's per-trial bookkeeping (a trial in a study, a
-    distribution check per parameter), about three quarters of the cost of an ask.
+    distribution check and a search-space transform per parameter), nearly all of the
+    cost of an ask.
     """
+    if sampler.name != "random":
+        return False
     distributions = {p.path: p.distribution() for p in space}
-    for batch in (0, 1):
+    try:
+        draws = RandomDraws(distributions)
+    except TypeError:
+        return False
+    for batch in (0, 1, 2):
         asked = ask_batch(
             sampler=sampler,
             space=space,
@@ -143,13 +222,15 @@ def draws_match_ask(sampler: SamplerSpec, space: Sequence[ParamSpec]) -> bool:
             history=[],
             study_seed=0,
             batch=batch,
-            size=3,
+            size=8,
         )
-        drawn = make_sampler(sampler, sampler_seed(0, batch), space)
-        if asked != [
-            AskedTrial(number=i, params=_draw(drawn, distributions), sampler_attrs={})
-            for i in range(3)
-        ]:
+        rng = _random_state(sampler_seed(0, batch))
+        drawn = [AskedTrial(number=i, params=draws.draw(rng), sampler_attrs={}) for i in range(8)]
+        if asked != drawn or any(
+            type(asked_value) is not type(drawn_value)
+            for a, d in zip(asked, drawn, strict=True)
+            for asked_value, drawn_value in zip(a.params.values(), d.params.values(), strict=True)
+        ):
             return False
     return True
 
@@ -206,6 +287,8 @@ class BatchAsker:
         self._history: list[FrozenTrial] = []
         #: Whether trials are drawn straight from the sampler; None until checked.
         self._direct: bool | None = None
+        #: The direct draws, once checked.
+        self._draws: RandomDraws | None = None
 
     @property
     def history_free(self) -> bool:
@@ -221,14 +304,11 @@ class BatchAsker:
         seed: int | None = None
         if self._study_seed is not None:
             seed = sampler_seed(self._study_seed, 0 if self._spec.name == "grid" else batch)
-        if self._draws_directly():
-            sampler = make_sampler(self._spec, seed, self._space)
+        draws = self._direct_draws()
+        if draws is not None:
+            rng = _random_state(seed)
             return [
-                AskedTrial(
-                    number=len(history) + index,
-                    params=_draw(sampler, self._distributions),
-                    sampler_attrs={},
-                )
+                AskedTrial(number=len(history) + index, params=draws.draw(rng), sampler_attrs={})
                 for index in range(len(numbers))
             ]
         verbosity = optuna.logging.get_verbosity()
@@ -268,7 +348,7 @@ class BatchAsker:
         trial's number, state, values, params, distributions and system attributes;
         its user attributes and times, which differ, are not read.)
         """
-        if self._draws_directly():
+        if self._direct_draws() is not None:
             return  # the draws never depend on the history
         assert self._study is not None
         storage = self._study._storage
@@ -291,12 +371,14 @@ class BatchAsker:
                 )
             )
 
-    def _draws_directly(self) -> bool:
-        """Tells whether trials are drawn straight from the sampler (see
-        :func:`draws_match_ask`), checked once per asker."""
+    def _direct_draws(self) -> RandomDraws | None:
+        """Returns the :class:`RandomDraws` that trials are drawn with, or None when they
+        are asked from Optuna (see :func:`draws_match_ask`; checked once per asker)."""
         if self._direct is None:
             self._direct = self.history_free and draws_match_ask(self._spec, self._space)
-        return self._direct
+            if self._direct:
+                self._draws = RandomDraws(self._distributions)
+        return self._draws
 
     def discard(self) -> None:
         """Forgets the study (asked trials that will never be told): the next ask

@@ -23,7 +23,8 @@ import sqlalchemy
 from optuna.distributions import distribution_to_json
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial
-from sqlalchemy.engine import Engine
+from sqlalchemy import Table
+from sqlalchemy.engine import Connection, Engine
 
 __all__ = ["WRITE_LOCK", "add_trials", "bulk_add_trials", "public_add_trials"]
 
@@ -41,7 +42,7 @@ def public_add_trials(storage: RDBStorage, study_id: int, trials: Sequence[Froze
 
 
 def bulk_add_trials(engine: Engine, study_id: int, trials: Sequence[FrozenTrial]) -> None:
-    """Adds ``trials`` in one transaction, with one multi-row INSERT per Optuna table.
+    """Adds ``trials`` in one transaction, with one ``executemany`` per Optuna table.
 
     The rows are those Optuna's ORM models hold: each trial row's column values are read
     from a ``TrialModel`` built the way Optuna builds it (so its datetime conversion is
@@ -81,9 +82,9 @@ def bulk_add_trials(engine: Engine, study_id: int, trials: Sequence[FrozenTrial]
             ).all()
         )
         values: list[dict[str, Any]] = []
-        params: list[dict[str, Any]] = []
-        user_attrs: list[dict[str, Any]] = []
-        system_attrs: list[dict[str, Any]] = []
+        params: list[tuple[Any, ...]] = []
+        user_attrs: list[tuple[Any, ...]] = []
+        system_attrs: list[tuple[Any, ...]] = []
         # The trials share their distribution objects: each is written as JSON once.
         distribution_json: dict[int, str] = {}
         for trial in trials:
@@ -98,30 +99,42 @@ def bulk_add_trials(engine: Engine, study_id: int, trials: Sequence[FrozenTrial]
                 text = distribution_json.get(id(distribution))
                 if text is None:
                     text = distribution_json[id(distribution)] = distribution_to_json(distribution)
-                params.append(
-                    {
-                        "trial_id": trial_id,
-                        "param_name": name,
-                        "param_value": distribution.to_internal_repr(value),
-                        "distribution_json": text,
-                    }
-                )
+                params.append((trial_id, name, distribution.to_internal_repr(value), text))
             for key, value in trial.user_attrs.items():
-                user_attrs.append(
-                    {"trial_id": trial_id, "key": key, "value_json": _json_text(value)}
-                )
+                user_attrs.append((trial_id, key, _json_text(value)))
             for key, value in trial.system_attrs.items():
-                system_attrs.append(
-                    {"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}
-                )
-        for model_class, rows in (
-            (models.TrialValueModel, values),
-            (models.TrialParamModel, params),
-            (models.TrialUserAttributeModel, user_attrs),
-            (models.TrialSystemAttributeModel, system_attrs),
+                system_attrs.append((trial_id, key, json.dumps(value)))
+        if values:  # an enum column: through SQLAlchemy's type conversion
+            conn.execute(sqlalchemy.insert(models.TrialValueModel.__table__), values)
+        for table, names, rows in (
+            (models.TrialParamModel.__table__, _PARAM_COLUMNS, params),
+            (models.TrialUserAttributeModel.__table__, _ATTR_COLUMNS, user_attrs),
+            (models.TrialSystemAttributeModel.__table__, _ATTR_COLUMNS, system_attrs),
         ):
             if rows:
-                conn.execute(sqlalchemy.insert(model_class.__table__), rows)
+                _insert_plain(conn, table, names, rows)
+
+
+#: The columns of the parameter and attribute rows, in the order their tuples hold them.
+_PARAM_COLUMNS = ("trial_id", "param_name", "param_value", "distribution_json")
+_ATTR_COLUMNS = ("trial_id", "key", "value_json")
+
+
+def _insert_plain(
+    conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """Inserts rows of plain values (ints, floats, text: nothing for SQLAlchemy to convert)
+    with the database driver's own ``executemany``, without SQLAlchemy's per-value
+    processing (most of the mirror's cost: a trial has some 25 such rows)."""
+    compiled = sqlalchemy.insert(table).compile(dialect=conn.dialect, column_keys=list(columns))
+    params: list[Any]
+    if compiled.positional:
+        order = [columns.index(name) for name in compiled.positiontup or ()]
+        same = order == list(range(len(columns)))
+        params = rows if same else [tuple(row[i] for i in order) for row in rows]
+    else:
+        params = [dict(zip(columns, row, strict=True)) for row in rows]
+    conn.exec_driver_sql(str(compiled), params)
 
 
 def _json_text(value: Any) -> str:

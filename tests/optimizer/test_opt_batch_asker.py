@@ -9,11 +9,21 @@ with gaps as several drivers leave it), the asked trials must be identical.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import optuna
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from optuna.trial import FrozenTrial, TrialState
 from test_opt_sampling import SAMPLERS, _objective, _space
 
@@ -21,6 +31,7 @@ from optimizer.sampling import (
     HISTORY_FREE_SAMPLERS,
     AskedTrial,
     BatchAsker,
+    RandomDraws,
     ask_batch,
     draws_match_ask,
 )
@@ -225,3 +236,64 @@ def test_a_history_free_sampler_asks_ahead_and_a_wrong_guess_is_discarded() -> N
     assert first + ahead == reference
     asker.discard()  # say the scan planned batch 1 differently
     assert asker.ask(1, [2, 3], [0, 1]) == reference[2:]
+
+
+@st.composite
+def _distributions(draw: st.DrawFn) -> dict[str, BaseDistribution]:
+    """Random search spaces: floats (plain, stepped, log), ints (stepped, log), choices."""
+    space: dict[str, BaseDistribution] = {}
+    for index in range(draw(st.integers(1, 6))):
+        kind = draw(st.sampled_from(["float", "float_step", "float_log", "int", "int_log", "cat"]))
+        low = draw(st.integers(-1000, 1000)) / draw(st.sampled_from([1, 7, 100]))
+        if kind == "float":
+            space[f"p{index}"] = FloatDistribution(low, low + draw(st.floats(1e-6, 1e6)))
+        elif kind == "float_step":
+            step = draw(st.sampled_from([0.1, 0.25, 0.5, 1.0, 0.01]))
+            with warnings.catch_warnings():  # Optuna trims a range the step does not divide
+                warnings.simplefilter("ignore", UserWarning)
+                space[f"p{index}"] = FloatDistribution(
+                    low, low + step * draw(st.integers(1, 50)), step=step
+                )
+        elif kind == "float_log":
+            positive = abs(low) + 1e-3
+            space[f"p{index}"] = FloatDistribution(
+                positive, positive * draw(st.floats(1.001, 1e6)), log=True
+            )
+        elif kind == "int":
+            step = draw(st.integers(1, 10))
+            start = int(low)
+            space[f"p{index}"] = IntDistribution(
+                start, start + step * draw(st.integers(1, 40)), step=step
+            )
+        elif kind == "int_log":
+            start = draw(st.integers(1, 100))
+            space[f"p{index}"] = IntDistribution(
+                start, start + draw(st.integers(1, 10**6)), log=True
+            )
+        else:
+            size = draw(st.integers(1, 5))
+            space[f"p{index}"] = CategoricalDistribution([f"c{i}" for i in range(size)])
+    return space
+
+
+@settings(max_examples=150, deadline=None)
+@given(space=_distributions(), seed=st.integers(0, 2**32 - 1))
+def test_random_draws_equal_optunas_random_sampler(
+    space: dict[str, BaseDistribution], seed: int
+) -> None:
+    # RandomDraws writes RandomSampler's arithmetic out; every value, and its type, must
+    # be Optuna's own for any search space and seed.
+    sampler = optuna.samplers.RandomSampler(seed=seed)
+    expected = []
+    for _ in range(4):
+        params = {}
+        for path, distribution in space.items():
+            value = sampler.sample_independent(None, None, path, distribution)  # type: ignore[arg-type]
+            params[path] = distribution.to_external_repr(distribution.to_internal_repr(value))
+        expected.append(params)
+    rng = np.random.RandomState(seed)
+    drawn = [RandomDraws(space).draw(rng) for _ in range(4)]
+    assert drawn == expected
+    assert [[type(v) for v in p.values()] for p in drawn] == [
+        [type(v) for v in p.values()] for p in expected
+    ]
