@@ -7,13 +7,14 @@ import contextlib
 import os
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy
 from sqlalchemy import Float, cast, event, func, literal, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
 __all__ = [
@@ -25,8 +26,11 @@ __all__ = [
     "is_shared_storage",
     "make_engine",
     "resolve_storage",
+    "retry_schema_race",
     "schema_lock",
 ]
+
+_T = TypeVar("_T")
 
 #: The storage of every command when neither ``--storage`` nor a study's ``storage`` is
 #: given: a SQLite file relative to the working directory.
@@ -145,6 +149,33 @@ def schema_lock(url: str) -> Iterator[None]:
                 conn.commit()
     finally:
         engine.dispose()
+
+
+#: Attempts of :func:`retry_schema_race`, and the pause before the first retry (seconds;
+#: it doubles each time).
+SCHEMA_ATTEMPTS = 5
+_SCHEMA_RETRY_S = 0.05
+
+
+def retry_schema_race(set_up: Callable[[], _T]) -> _T:
+    """Runs ``set_up`` (which creates tables and their first rows where missing) and runs
+    it again after a short pause when another process did the same thing at the same
+    moment.
+
+    On SQLite nothing serializes two processes that open a new database file together
+    (:func:`schema_lock` covers PostgreSQL): both see a table missing and one of them
+    fails on ``CREATE TABLE`` ("already exists") or on a unique row; once the other is
+    done, a second look finds everything in place.
+    """
+    for attempt in range(SCHEMA_ATTEMPTS):
+        try:
+            return set_up()
+        except (IntegrityError, OperationalError) as exc:
+            lost = isinstance(exc, IntegrityError) or "already exists" in str(exc.orig)
+            if not lost or attempt == SCHEMA_ATTEMPTS - 1:
+                raise
+            time.sleep(_SCHEMA_RETRY_S * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 def db_clock(dialect: str) -> ColumnElement[float]:

@@ -53,6 +53,7 @@ from optimizer.storage._engine import (
     make_engine,
     prepare_sqlite_file,
     register_engine,
+    retry_schema_race,
     schema_lock,
 )
 from optimizer.storage._mirror import add_trials
@@ -164,16 +165,12 @@ class StudyStore:
                 raise BadInputError(f"storage {url}: expected an existing database (no such file)")
         try:
             prepare_sqlite_file(url)
+            self._rdb: RDBStorage | None = None
+            self.engine = make_engine(url)
             with schema_lock(url):
-                self.engine = make_engine(url)
-                tables = open_optuna_tables(self.engine)
-                self._rdb: RDBStorage | None = None
                 #: The Optuna study rows: through Optuna's tables, or RDBStorage when the
                 #: schema is not one that open_optuna_tables knows (its check decides).
-                self._studies: OptunaTables | RDBStudies = (
-                    tables if tables is not None else RDBStudies(self.optuna)
-                )
-                Base.metadata.create_all(self.engine)
+                self._studies: OptunaTables | RDBStudies = retry_schema_race(self._set_up)
         except (ImportError, NoSuchModuleError) as exc:
             raise BadInputError(
                 f"storage {self.display_url}: expected an installed database driver "
@@ -191,6 +188,14 @@ class StudyStore:
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         #: Per study (our id): its Optuna study id and how many trials Optuna holds.
         self._optuna_counts: dict[int, tuple[int, int]] = {}
+
+    def _set_up(self) -> OptunaTables | RDBStudies:
+        """Creates or checks Optuna's tables and the project's; returns the study rows'
+        access."""
+        tables = open_optuna_tables(self.engine)
+        studies = tables if tables is not None else RDBStudies(self.optuna)
+        Base.metadata.create_all(self.engine)
+        return studies
 
     @property
     def optuna(self) -> RDBStorage:
