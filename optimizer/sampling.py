@@ -142,12 +142,16 @@ class RandomDraws:
         """Returns one trial's parameters, drawn from ``rng``."""
         params: dict[str, Any] = {}
         for path, bounds, distribution in self._columns:
+            value: Any
             if isinstance(distribution, CategoricalDistribution):
                 draws = [low + (high - low) * rng.random_sample() for low, high in bounds]
-                params[path] = distribution.choices[draws.index(max(draws))]
+                value = distribution.choices[draws.index(max(draws))]
             else:
                 ((low, high),) = bounds
-                params[path] = _untransform(low + (high - low) * rng.random_sample(), distribution)
+                value = _untransform(low + (high - low) * rng.random_sample(), distribution)
+            # As ask returns it: through the internal representation (a float for an int,
+            # the first equal choice for a choice) and back.
+            params[path] = distribution.to_external_repr(distribution.to_internal_repr(value))
         return params
 
 
@@ -171,8 +175,7 @@ def _bounds(distribution: BaseDistribution) -> list[tuple[float, float]]:
 
 def _untransform(value: float, d: BaseDistribution) -> int | float:
     """Maps a drawn number back to a parameter value, as Optuna's
-    ``_untransform_numerical_param`` does, then through the distribution's internal
-    representation and back (as ``ask`` returns it)."""
+    ``_untransform_numerical_param`` does."""
     if isinstance(d, FloatDistribution):
         below_high = math.nextafter(d.high, -math.inf)
         if d.log:

@@ -260,19 +260,20 @@ def _distributions(draw: st.DrawFn) -> dict[str, BaseDistribution]:
                 positive, positive * draw(st.floats(1.001, 1e6)), log=True
             )
         elif kind == "int":
-            step = draw(st.integers(1, 10))
-            start = int(low)
-            space[f"p{index}"] = IntDistribution(
-                start, start + step * draw(st.integers(1, 40)), step=step
-            )
+            # Up to int64 sizes, where the float round trip of ask rounds the value.
+            step = draw(st.sampled_from([1, 2, 10, 3**30]))
+            start = int(low) * draw(st.sampled_from([1, 10**12]))
+            high = start + step * draw(st.integers(1, 40))
+            space[f"p{index}"] = IntDistribution(start, high, step=step)
         elif kind == "int_log":
             start = draw(st.integers(1, 100))
-            space[f"p{index}"] = IntDistribution(
-                start, start + draw(st.integers(1, 10**6)), log=True
-            )
+            high = start + draw(st.integers(1, 10**6))
+            space[f"p{index}"] = IntDistribution(start, high, log=True)
         else:
-            size = draw(st.integers(1, 5))
-            space[f"p{index}"] = CategoricalDistribution([f"c{i}" for i in range(size)])
+            choices = draw(
+                st.sampled_from([["c0"], ["a", "b", "c"], [1, 2.5, "x", None], [True, 1, 0]])
+            )
+            space[f"p{index}"] = CategoricalDistribution(choices)
     return space
 
 
