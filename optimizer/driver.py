@@ -137,8 +137,9 @@ def _open_study(
                 engine_version=engine_version,
             )
         except StudyExists:
-            # Another driver created it a moment ago: join it as --resume does.
-            existing = store.require_study(spec.name)
+            # Another driver created it a moment ago: join it as --resume does, once its
+            # own rows are committed (it writes the Optuna study first).
+            existing = _await_study(store, spec.name)
     if not resume:
         raise BadInputError(
             f"{spec.file}: name: expected a new study name, {spec.name!r} already exists "
@@ -154,6 +155,21 @@ def _open_study(
     if existing.n_trials != total:
         existing = store.set_n_trials(existing, total)
     return existing
+
+
+#: Seconds a driver waits for the study that another driver is creating.
+STUDY_WAIT_S = 10.0
+
+
+def _await_study(store: StudyStore, name: str) -> StudyRecord:
+    """Returns the study called ``name`` once it is there (another driver is creating
+    it); after :data:`STUDY_WAIT_S` raises what :meth:`StudyStore.require_study` raises."""
+    deadline = time.monotonic() + STUDY_WAIT_S
+    while (study := store.get_study(name)) is None:
+        if time.monotonic() > deadline:
+            return store.require_study(name)
+        time.sleep(_WAIT_S / 10)
+    return study
 
 
 def run_sweep(

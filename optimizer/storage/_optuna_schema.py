@@ -141,14 +141,21 @@ class OptunaTables:
             raise DuplicatedStudyError(f"a study named {name!r} exists") from None
 
     def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None:
-        """Sets a user attribute of the study (a new key: the study was just created)."""
+        """Sets a user attribute of the study (updated when the key exists, as
+        ``RDBStorage`` does: a study left by a driver killed while creating it is taken
+        over)."""
         table = self._models.StudyUserAttributeModel.__table__
+        text = json.dumps(value)
         with self.engine.begin() as conn:
-            conn.execute(
-                sqlalchemy.insert(table).values(
-                    study_id=study_id, key=key, value_json=json.dumps(value)
-                )
+            updated = conn.execute(
+                sqlalchemy.update(table)
+                .where(table.c.study_id == study_id, table.c.key == key)
+                .values(value_json=text)
             )
+            if updated.rowcount == 0:
+                conn.execute(
+                    sqlalchemy.insert(table).values(study_id=study_id, key=key, value_json=text)
+                )
 
     def trial_count(self, study_id: int) -> int:
         """Returns how many trials the study holds."""

@@ -4,11 +4,16 @@ all together or not at all."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 
+import optuna
+import pytest
 from opt_support import StudyWriter, storage_of
+from optuna.study import StudyDirection
 
 from optimizer.driver import _fresh_plans, _open_study
-from optimizer.storage import BatchClaim, NewTrial, StudyStore
+from optimizer.storage import BatchClaim, NewTrial, StudyExists, StudyStore
+from optimizer.storage._optuna_schema import open_optuna_tables
 from optimizer.study_file import load_study_file
 from optimizer.worker import failed_outcome
 
@@ -77,3 +82,45 @@ def test_unasked_from_is_past_every_recorded_batch(write_study: StudyWriter) -> 
         store.release_driver(lease)
     finally:
         store.close()
+
+
+def test_a_driver_joins_the_study_another_driver_is_still_creating(
+    write_study: StudyWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The other driver has written the Optuna study, not yet the study's own row: this
+    # one waits for that row rather than failing with "no study named".
+    path = write_study(n_trials=8)
+    url, spec = storage_of(path), load_study_file(path)
+    store, other = StudyStore(url), StudyStore(url)
+    try:
+        monkeypatch.setattr(store, "create_study", _raise_study_exists)
+        creating = threading.Timer(0.3, lambda: _open_study(other, spec, 8, False, ""))
+        creating.start()
+        joined = _open_study(store, spec, 8, True, "")
+        creating.join()
+        assert joined.name == spec.name and joined.n_trials == 8
+    finally:
+        store.close()
+        other.close()
+
+
+def test_an_optuna_study_left_by_a_killed_driver_is_taken_over(write_study: StudyWriter) -> None:
+    # A driver killed between writing the Optuna study and its own row leaves the first.
+    path = write_study(n_trials=8)
+    url, spec = storage_of(path), load_study_file(path)
+    store = StudyStore(url)
+    try:
+        tables = open_optuna_tables(store.engine)
+        assert tables is not None
+        study_id = tables.create_study(spec.name, StudyDirection.MAXIMIZE)
+        tables.set_study_user_attr(study_id, "omega_run_mode", "prod")
+        study = _open_study(store, spec, 8, False, "")
+        assert study.name == spec.name
+    finally:
+        store.close()
+    loaded = optuna.load_study(study_name=spec.name, storage=url)
+    assert loaded.user_attrs == {"omega_run_mode": "dev"}
+
+
+def _raise_study_exists(**_: object) -> None:
+    raise StudyExists("test-study was just created by another driver")

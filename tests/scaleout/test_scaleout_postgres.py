@@ -162,9 +162,8 @@ def test_two_drivers_share_one_study(write_study: StudyWriter, pg_url: str, mark
     # Both start at once with --resume on a study that does not exist yet: one creates
     # it, the other joins it.
     drivers = [start_cli("sweep", str(study), "--storage", pg_url, "--resume", **env) for _ in "ab"]
-    for proc in drivers:
-        _, err = proc.communicate(timeout=240)
-        assert proc.returncode == 0, err
+    errors = [proc.communicate(timeout=240)[1] for proc in drivers]  # both ended, then checked
+    assert [proc.returncode for proc in drivers] == [0, 0], errors
     store = StudyStore(pg_url, must_exist=True)
     try:
         record = store.require_study("test-study")
