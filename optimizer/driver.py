@@ -163,11 +163,14 @@ STUDY_WAIT_S = 10.0
 
 def _await_study(store: StudyStore, name: str) -> StudyRecord:
     """Returns the study called ``name`` once it is there (another driver is creating
-    it); after :data:`STUDY_WAIT_S` raises what :meth:`StudyStore.require_study` raises."""
+    it); raises :class:`BadInputError` after :data:`STUDY_WAIT_S` without it."""
     deadline = time.monotonic() + STUDY_WAIT_S
     while (study := store.get_study(name)) is None:
         if time.monotonic() > deadline:
-            return store.require_study(name)
+            raise BadInputError(
+                f"study {name!r}: expected another driver to finish creating it in "
+                f"{store.display_url} within {STUDY_WAIT_S:g} s; run the command again"
+            )
         time.sleep(_WAIT_S / 10)
     return study
 

@@ -143,7 +143,13 @@ class RandomDraws:
         params: dict[str, Any] = {}
         for path, bounds, distribution in self._columns:
             value: Any
-            if isinstance(distribution, CategoricalDistribution):
+            if distribution.single():  # ask takes its one value and draws nothing
+                value = (
+                    distribution.choices[0]
+                    if isinstance(distribution, CategoricalDistribution)
+                    else distribution.low  # type: ignore[attr-defined]
+                )
+            elif isinstance(distribution, CategoricalDistribution):
                 draws = [low + (high - low) * rng.random_sample() for low, high in bounds]
                 value = distribution.choices[draws.index(max(draws))]
             else:
@@ -177,7 +183,8 @@ def _untransform(value: float, d: BaseDistribution) -> int | float:
     """Maps a drawn number back to a parameter value, as Optuna's
     ``_untransform_numerical_param`` does."""
     if isinstance(d, FloatDistribution):
-        below_high = math.nextafter(d.high, -math.inf)
+        # Optuna's np.nextafter(high, high - 1): high itself where high - 1 == high.
+        below_high = math.nextafter(d.high, d.high - 1)
         if d.log:
             param = math.exp(value)
             if not d.single():

@@ -72,10 +72,19 @@ def prepare_sqlite_file(url: str) -> None:
     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
     engine = sqlalchemy.create_engine(url, **engine_kwargs(url))
     try:
-        with engine.connect() as conn:
-            # WAL is a property of the file: every later connection (ours and Optuna's)
-            # uses it, so a reader never blocks the driver's writes.
-            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        # WAL is a property of the file: every later connection (ours and Optuna's) uses
+        # it, so a reader never blocks the driver's writes. Switching a new file to it
+        # takes a lock that SQLite does not wait for: a process that opens the same new
+        # file at that moment gets "database is locked" at once, and tries again.
+        for attempt in range(SCHEMA_ATTEMPTS):
+            try:
+                with engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+                return
+            except OperationalError as exc:
+                if "locked" not in str(exc.orig) or attempt == SCHEMA_ATTEMPTS - 1:
+                    raise
+                time.sleep(_SCHEMA_RETRY_S * 2**attempt)
     finally:
         engine.dispose()
 

@@ -127,14 +127,18 @@ def _insert_plain(
     with the database driver's own ``executemany``, without SQLAlchemy's per-value
     processing (most of the mirror's cost: a trial has some 25 such rows)."""
     compiled = sqlalchemy.insert(table).compile(dialect=conn.dialect, column_keys=list(columns))
-    params: list[Any]
-    if compiled.positional:
+    if compiled.positional and set(compiled.params) == set(columns):
         order = [columns.index(name) for name in compiled.positiontup or ()]
         same = order == list(range(len(columns)))
-        params = rows if same else [tuple(row[i] for i in order) for row in rows]
-    else:
-        params = [dict(zip(columns, row, strict=True)) for row in rows]
-    conn.exec_driver_sql(str(compiled), params)
+        conn.exec_driver_sql(
+            str(compiled), rows if same else [tuple(row[i] for i in order) for row in rows]
+        )
+        return
+    named = [dict(zip(columns, row, strict=True)) for row in rows]
+    if set(compiled.params) == set(columns):
+        conn.exec_driver_sql(str(compiled), named)
+    else:  # a column with a default computed in Python (another Optuna): SQLAlchemy's way
+        conn.execute(sqlalchemy.insert(table), named)
 
 
 def _json_text(value: Any) -> str:
