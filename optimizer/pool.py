@@ -100,6 +100,29 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+#: Loky's resource tracker, a process of its own, may warn at the driver's exit about the
+#: semaphores of a shut-down executor, which it then removes itself ("leaked semlock
+#: objects to clean up", a FileNotFoundError for one already gone): nothing is left
+#: behind and nobody can act on it, but the lines would follow a one-line error. The
+#: processes loky starts with the executor (the tracker, the workers) ignore them.
+_TRACKER_WARNINGS = "ignore::UserWarning:joblib.externals.loky.backend.resource_tracker"
+
+
+@contextlib.contextmanager
+def _tracker_warnings_ignored() -> Iterator[None]:
+    """Adds :data:`_TRACKER_WARNINGS` to ``PYTHONWARNINGS`` meanwhile, for the processes
+    started meanwhile."""
+    previous = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [previous, _TRACKER_WARNINGS]))
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["PYTHONWARNINGS"]
+        else:
+            os.environ["PYTHONWARNINGS"] = previous
+
+
 class LokyPool:
     """Trial pool on joblib's loky executor with ``workers`` long-lived processes.
 
@@ -123,7 +146,7 @@ class LokyPool:
         # and Python then installs no handler of its own), so a Ctrl-C to the process
         # group while they import prints no traceback of theirs; the driver alone
         # handles it. worker_initializer ignores SIGINT again for respawned workers.
-        with _sigint_ignored():
+        with _sigint_ignored(), _tracker_warnings_ignored():
             executor = self._executor()
             self._warm_ups = [executor.submit(warm_up) for _ in range(workers)]
 

@@ -8,6 +8,8 @@ import json
 import os
 import shlex
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -161,3 +163,37 @@ def test_workers_ignore_ctrl_c_from_their_first_instruction() -> None:
         assert signal.getsignal(signal.SIGINT) is before  # the driver's handler is back
     finally:
         pool.close()
+
+
+#: Run in a fresh process, whose first pool starts loky's resource tracker: every child
+#: process started with the pool must carry the warning filter, the driver must not.
+_TRACKER_CHECK = """
+import os
+from pathlib import Path
+from optimizer.pool import _TRACKER_WARNINGS, LokyPool
+
+pool = LokyPool(1)
+children = []
+for entry in Path("/proc").iterdir():
+    try:
+        parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        environ = (entry / "environ").read_bytes().split(bytes(1))
+    except (OSError, ValueError):
+        continue
+    if parent == os.getpid():
+        children.append((entry.name, f"PYTHONWARNINGS={_TRACKER_WARNINGS}".encode() in environ))
+assert len(children) >= 2 and all(quiet for _, quiet in children), children
+assert "PYTHONWARNINGS" not in os.environ
+pool.close()
+"""
+
+
+def test_loky_processes_keep_the_resource_trackers_exit_warnings_quiet() -> None:
+    # At the driver's exit loky's resource tracker could warn about semaphores it then
+    # removes itself, adding lines after a one-line error. The processes loky starts
+    # with the pool (the tracker, the workers) ignore those warnings.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    done = subprocess.run(
+        [sys.executable, "-c", _TRACKER_CHECK], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
