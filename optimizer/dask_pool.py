@@ -15,11 +15,12 @@ makes the scheduler run its tasks again elsewhere. A task that was on
 ``allowed-failures + 1`` workers that all died comes back as ``KilledWorker``. Each
 trial announces its start to the driver (a synchronous event through the scheduler,
 sent before the engine call), so the driver knows whether the task was *running* on the
-worker that died last: then it is the culprit and is recorded failed (``timeout`` when
-it ran as long as its timeout, else ``crash``); otherwise it only waited in that
-worker's queue (Dask assigns a worker slightly more tasks than it has threads) and is
-submitted again, at most :data:`MAX_RESUBMITS` times. Each trial's outcome is taken from
-one future and stored once, so no trial is counted twice.
+worker that died last (the last trial that started there: a worker has one thread): then
+it is the culprit and is recorded failed (``timeout`` when it ran as long as its timeout,
+else ``crash``); otherwise it only waited in that worker's queue (Dask assigns a worker
+slightly more tasks than it has threads), or had finished there before the next trial
+killed the worker, and is submitted again, at most :data:`MAX_RESUBMITS` times. Each
+trial's outcome is taken from one future and stored once, so no trial is counted twice.
 The ``distributed`` package is imported only when a DaskPool is made.
 """
 
@@ -169,6 +170,9 @@ class DaskPool:
         #: Trial number -> (worker, driver clock) of its latest start; its outcome.
         self._starts: dict[int, tuple[str, float]] = {}
         self._outcomes: dict[int, TrialOutcome] = {}
+        #: Worker -> the trial that started on it last (the one running, a worker having
+        #: one thread; start events arrive in the order the trials started).
+        self._last_start_on: dict[str, int] = {}
         self._lock = threading.Lock()
         self._topic = f"omega-optimizer-{uuid.uuid4().hex}"
         try:
@@ -195,6 +199,7 @@ class DaskPool:
                 self._outcomes[number] = TrialOutcome(**message["outcome"])
             else:
                 self._starts[number] = (str(message["worker"]), time.monotonic())
+                self._last_start_on[str(message["worker"])] = number
 
     def check_workers(self) -> int:
         """Checks the workers not checked yet; returns how many workers the cluster has."""
@@ -332,10 +337,14 @@ class DaskPool:
         except CancelledError:
             return failed_outcome(task.number, "crash", "the Dask cluster cancelled the task")
         except KilledWorker as exc:
+            last = getattr(exc.last_worker, "address", str(exc.last_worker))
             with self._lock:
                 started = self._starts.get(task.number)
-            last = getattr(exc.last_worker, "address", str(exc.last_worker))
-            if started is None or started[0] != last:
+                running = self._last_start_on.get(last)
+            if started is None or started[0] != last or running != task.number:
+                # Not running there when it died: it waited in that worker's queue, or it
+                # had finished there and the worker died (killed by the next trial)
+                # before its completion reached the scheduler.
                 return None
             timeout = task.timeout_s
             # The watchdog ends a trial's process at its timeout: a task whose last run
