@@ -76,15 +76,11 @@ def prepare_sqlite_file(url: str) -> None:
         # it, so a reader never blocks the driver's writes. Switching a new file to it
         # takes a lock that SQLite does not wait for: a process that opens the same new
         # file at that moment gets "database is locked" at once, and tries again.
-        for attempt in range(SCHEMA_ATTEMPTS):
-            try:
-                with engine.connect() as conn:
-                    conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-                return
-            except OperationalError as exc:
-                if "locked" not in str(exc.orig) or attempt == SCHEMA_ATTEMPTS - 1:
-                    raise
-                time.sleep(_SCHEMA_RETRY_S * 2**attempt)
+        def switch_to_wal() -> None:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+
+        _retry_lost_race(switch_to_wal, lambda exc: "locked" in str(exc.orig))
     finally:
         engine.dispose()
 
@@ -176,12 +172,22 @@ def retry_schema_race(set_up: Callable[[], _T]) -> _T:
     fails on ``CREATE TABLE`` ("already exists") or on a unique row; once the other is
     done, a second look finds everything in place.
     """
+    return _retry_lost_race(
+        set_up,
+        lambda exc: isinstance(exc, IntegrityError) or "already exists" in str(exc.orig),
+    )
+
+
+def _retry_lost_race(
+    action: Callable[[], _T], lost: Callable[[IntegrityError | OperationalError], bool]
+) -> _T:
+    """Runs ``action``, again after a pause (doubling) while it fails with an error that
+    ``lost`` calls a race lost to another process, at most :data:`SCHEMA_ATTEMPTS` times."""
     for attempt in range(SCHEMA_ATTEMPTS):
         try:
-            return set_up()
+            return action()
         except (IntegrityError, OperationalError) as exc:
-            lost = isinstance(exc, IntegrityError) or "already exists" in str(exc.orig)
-            if not lost or attempt == SCHEMA_ATTEMPTS - 1:
+            if not lost(exc) or attempt == SCHEMA_ATTEMPTS - 1:
                 raise
             time.sleep(_SCHEMA_RETRY_S * 2**attempt)
     raise AssertionError("unreachable")
