@@ -40,27 +40,52 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
             "$", f"{file}: expected UTF-8 text (byte {exc.start} is not: {exc.reason})"
         ) from None
     try:
-        config = json.loads(text)
+        config = json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise config_error("$", f"{file}: not valid JSON at line {exc.lineno}: {exc.msg}") from None
+    except _RepeatedKey as exc:
+        raise config_error(
+            "$", f"{file}: key {exc.key!r} appears twice in one object; keep one"
+        ) from None
     if not isinstance(config, dict):
         raise config_error("$", f"{file}: expected a JSON object at the top level")
     return resolve_paths(config, file.resolve().parent)
 
 
-def _check_finite(value: Any, path: str) -> None:
-    """Raises a ConfigError naming the path of the first NaN or infinite number."""
+class _RepeatedKey(Exception):
+    """An object of the config file repeats ``key`` (a plain parse keeps the last value)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Builds a JSON object, refusing a repeated key (``json`` would keep the last)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _RepeatedKey(key)
+        out[key] = value
+    return out
+
+
+def _check_values(value: Any, path: str) -> None:
+    """Raises a ConfigError naming the path of the first value JSON cannot carry: a NaN
+    or infinite number, or an object that is neither a JSON value nor a path."""
     if isinstance(value, float) and not math.isfinite(value):
         raise config_error(path, f"expected a finite number, got {value}")
     if isinstance(value, dict):
         for key, item in value.items():
-            _check_finite(item, f"{path}.{key}" if path != "$" else str(key))
+            _check_values(item, f"{path}.{key}" if path != "$" else str(key))
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            _check_finite(item, f"{path}[{index}]")
+            _check_values(item, f"{path}[{index}]")
+    elif not isinstance(value, str | int | float | None | os.PathLike):
+        raise config_error(path, f"cannot encode {type(value).__name__} in a config")
 
 
-def _encode_default(value: Any) -> Any:
+def _encode_path(value: Any) -> Any:
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     raise TypeError(f"cannot encode {type(value).__name__} in a config")
@@ -73,9 +98,9 @@ def to_json(config: dict[str, Any]) -> str:
     carry, raise :class:`bt.ConfigError` naming their field; any other value JSON cannot
     hold raises ``ConfigError`` too.
     """
-    _check_finite(config, "$")
+    _check_values(config, "$")
     try:
-        return json.dumps(config, default=_encode_default, allow_nan=False)
+        return json.dumps(config, default=_encode_path, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise config_error("$", str(exc)) from None
 

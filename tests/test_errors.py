@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 import bt
 import omega_bt
@@ -114,6 +115,25 @@ def test_the_small_data_runs(config: dict[str, Any]) -> None:
     result = bt.run_backtest(config)
     assert result["ok"] is True, result.get("error")
     assert result["meta"]["bars"] == ROWS
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "gaps"),
+    [
+        ("2024-01-08", "2024-01-12", 0),  # Monday to Friday
+        ("2024-01-08", "2024-01-16", 1),  # one weekend
+        (None, None, 13),  # every weekend of the files
+    ],
+)
+def test_meta_counts_the_gaps_of_the_run_range(
+    start: str | None, end: str | None, gaps: int
+) -> None:
+    """``meta.gaps`` counts the gaps between the bars that ``meta.bars`` counts."""
+    config = make_config(FIXTURES)
+    config["data"].update(start=start, end=end)
+    result = bt.run_backtest(config)
+    assert result["ok"] is True, result.get("error")
+    assert result["meta"]["gaps"] == gaps
 
 
 @pytest.mark.parametrize("codec", ["none", "snappy", "gzip", "brotli", "lz4", "zstd"])
@@ -599,6 +619,25 @@ CONFIG_ERRORS = [
         ["required"],
         id="news-without-min-impact",
     ),
+    pytest.param(
+        # An empty path would quietly read the working directory.
+        _set("data.dir", ""),
+        "data.dir",
+        ["expected a folder path", 'got ""'],
+        id="empty-data-dir",
+    ),
+    pytest.param(
+        _set("news", {"file": " ", "minutes_before": 5, "minutes_after": 5, "min_impact": "high"}),
+        "news.file",
+        ["expected a file path", 'got " "'],
+        id="blank-news-file",
+    ),
+    pytest.param(
+        _set("costs.symbol_specs", ""),
+        "costs.symbol_specs",
+        ["expected a file path"],
+        id="empty-symbol-specs-path",
+    ),
 ]
 
 
@@ -619,6 +658,33 @@ def test_config_error(
     assert message.startswith(f"{field_path}: "), message
     for part in expected:
         assert part in message, f"{part!r} not in {message!r}"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("tick_size", 3),  # round(1 / 3) = 0 ticks per unit
+        ("tick_size", 1e-320),  # 1 / x is infinite
+        ("tick_size", 0.00003),  # 33,333.3 ticks per unit: no tick grid
+        ("lot_step", 10),  # every size would become max_lot
+        ("lot_step", 0.03),  # sizes off the lot grid
+    ],
+)
+def test_a_tick_or_lot_step_without_a_whole_grid_is_a_config_error(
+    small_data: Path, tmp_path: Path, key: str, value: float
+) -> None:
+    """ENGINE §10 rounds on ``round(1 / tick_size)`` ticks and ``round(1 / lot_step)``
+    steps per unit: a value whose reciprocal is not whole has no such grid."""
+    specs = yaml.safe_load(SYMBOL_SPECS.read_text(encoding="utf-8"))
+    specs["EURUSD"][key] = value
+    path = tmp_path / "symbol_specs.yaml"
+    path.write_text(yaml.safe_dump(specs), encoding="utf-8")
+    config = make_config(small_data)
+    config["costs"]["symbol_specs"] = str(path)
+    with pytest.raises(bt.ConfigError) as info:
+        bt.run_backtest(config)
+    assert info.value.field_path.endswith(f"EURUSD.{key}"), info.value.field_path
+    assert "whose reciprocal is a whole number" in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -670,6 +736,15 @@ def test_nan_in_a_config_dict_names_the_field(small_data: Path) -> None:
     assert info.value.field_path == "strategy.params.z_entry"
 
 
+def test_a_value_json_cannot_hold_names_its_field(small_data: Path) -> None:
+    config = make_config(small_data)
+    config["sessions"] = [{"start": "07:00", "end": {"17:00"}}]
+    with pytest.raises(bt.ConfigError) as info:
+        bt.run_backtest(config)
+    assert info.value.field_path == "sessions[0].end"
+    assert "cannot encode set in a config" in str(info.value)
+
+
 def test_path_objects_in_a_config_dict_do_not_raise_type_error(small_data: Path) -> None:
     config = make_config(small_data)
     config["data"]["dir"] = small_data
@@ -700,6 +775,23 @@ def test_config_file_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(bt.ConfigError, match="expected UTF-8 text") as info:
         bt.run_backtest(latin1)
     assert info.value.field_path == "$" and str(latin1) in str(info.value)
+
+    repeated = tmp_path / "repeated.json"
+    repeated.write_text('{"account": {"initial_balance": -5, "initial_balance": 1e5}}')
+    with pytest.raises(bt.ConfigError, match="'initial_balance' appears twice") as info:
+        bt.run_backtest(repeated)
+    assert str(repeated) in str(info.value)
+
+
+def test_a_repeated_key_in_config_text_names_its_path(small_data: Path) -> None:
+    """A plain JSON parse keeps the last value; the engine refuses the text instead."""
+    text = json.dumps(make_config(small_data))
+    text = text.replace('"symbol": "EURUSD"', '"symbol": "GBPUSD", "symbol": "EURUSD"', 1)
+    assert text.count('"symbol"') == 2
+    with pytest.raises(omega_bt.ConfigError) as info:
+        omega_bt.run_backtest(text)
+    assert info.value.field_path == "symbol"
+    assert "appears twice in one object" in str(info.value)
 
 
 # --------------------------------------------------------------- panics, tree

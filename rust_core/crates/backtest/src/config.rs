@@ -148,7 +148,7 @@ impl RunConfig {
         let symbol = top.string("symbol")?;
 
         let mut data = top.object("data")?;
-        let data_dir = PathBuf::from(data.string("dir")?);
+        let data_dir = PathBuf::from(data.path("dir", "a folder path")?);
         let primary_tf = timeframe(&mut data, "primary_tf")?;
         let additional_tfs = match data.take_non_null("additional_tfs") {
             None => Vec::new(),
@@ -176,8 +176,8 @@ impl RunConfig {
         }
 
         let mut costs = top.object("costs")?;
-        let specs_path = costs.string("symbol_specs")?;
-        let costs_path = costs.string("execution_costs")?;
+        let specs_path = costs.path("symbol_specs", "a file path")?;
+        let costs_path = costs.path("execution_costs", "a file path")?;
         costs.finish()?;
         let spec = symbol_spec(read_symbol_entry(Path::new(&specs_path), "costs.symbol_specs", &symbol)?)?;
         let execution_costs =
@@ -310,6 +310,19 @@ fn read_symbol_entry(path: &Path, field: &str, symbol: &str) -> Result<Fields, C
     }
 }
 
+/// What `tick_size` and `lot_step` must be: ENGINE §10 works on their grids through
+/// `round(1 / x)` steps per unit, which only means that grid when `1 / x` is whole.
+const UNIT_FRACTION: &str = "a number > 0 whose reciprocal is a whole number (1, 0.5, 0.01, 0.00001, ...)";
+
+/// Tells whether `x` is `1 / n` for a whole `n >= 1` (within decimal representation).
+fn is_unit_fraction(x: f64) -> bool {
+    let per_unit = 1.0 / x;
+    x > 0.0
+        && per_unit.is_finite()
+        && per_unit >= 0.5
+        && (per_unit - per_unit.round()).abs() <= 1e-6 * per_unit.round()
+}
+
 fn symbol_spec(mut f: Fields) -> Result<SymbolSpec, ConfigError> {
     let positive = "a number > 0";
     let currency = |f: &mut Fields, key: &str| -> Result<String, ConfigError> {
@@ -322,10 +335,10 @@ fn symbol_spec(mut f: Fields) -> Result<SymbolSpec, ConfigError> {
     };
     let spec = SymbolSpec {
         pip_size: f.number("pip_size", positive, |x| x > 0.0)?,
-        tick_size: f.number("tick_size", positive, |x| x > 0.0)?,
+        tick_size: f.number("tick_size", UNIT_FRACTION, is_unit_fraction)?,
         contract_size: f.number("contract_size", positive, |x| x > 0.0)?,
         min_lot: f.number("min_lot", positive, |x| x > 0.0)?,
-        lot_step: f.number("lot_step", positive, |x| x > 0.0)?,
+        lot_step: f.number("lot_step", UNIT_FRACTION, is_unit_fraction)?,
         max_lot: f.number("max_lot", positive, |x| x > 0.0)?,
         base_currency: currency(&mut f, "base_currency")?,
         quote_currency: currency(&mut f, "quote_currency")?,
@@ -416,7 +429,7 @@ fn sessions(value: Option<Value>) -> Result<(Vec<Session>, Value), ConfigError> 
 }
 
 fn news(mut f: Fields) -> Result<NewsConfig, ConfigError> {
-    let file = PathBuf::from(f.string("file")?);
+    let file = PathBuf::from(f.path("file", "a file path")?);
     let minutes_before = f.int("minutes_before", 0, 100_000)?;
     let minutes_after = f.int("minutes_after", 0, 100_000)?;
     let min_impact = match f.choice("min_impact", &["low", "medium", "high"], None)? {

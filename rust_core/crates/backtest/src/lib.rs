@@ -79,8 +79,7 @@ pub fn run_backtest_json(config_json: &str) -> Result<String, ConfigError> {
     if config_json.trim().is_empty() {
         return Err(ConfigError::new("$", "expected a JSON config object, got an empty string"));
     }
-    let value: Value = serde_json::from_str(config_json)
-        .map_err(|e| ConfigError::new("$", format!("not valid JSON: {e}")))?;
+    let value = json::parse_config_text(config_json)?;
     let config = RunConfig::parse(value, os_seed)?;
     let result = match run(&config) {
         Ok(result) => result,

@@ -64,6 +64,14 @@ impl Market {
         self.end - self.first
     }
 
+    /// Returns the number of gaps in range: consecutive bars in range more than one bar
+    /// duration apart (weekends, holidays), as `bars` counts the bars in range.
+    #[must_use]
+    pub fn gaps(&self) -> usize {
+        let duration = self.primary.timeframe.duration_ns();
+        self.timestamps().windows(2).filter(|w| w[1] - w[0] > duration).count()
+    }
+
     /// Returns the primary bar open times in range.
     #[must_use]
     pub fn timestamps(&self) -> &[i64] {
@@ -131,7 +139,7 @@ impl Market {
         let times = self.timestamps();
         json!({
             "inputs": inputs,
-            "gaps": self.primary.gaps,
+            "gaps": self.gaps(),
             "bars": times.len(),
             "range": {"first_ns": times.first(), "last_ns": times.last()},
         })

@@ -48,12 +48,12 @@ pub fn side_path(dir: &Path, symbol: &str, timeframe: Timeframe, side: &str) -> 
     dir.join(format!("{symbol}_{timeframe}_{side}.parquet"))
 }
 
-static SERIES_CACHE: FileCache<BidAskSeries> = FileCache::new();
+static SERIES_CACHE: FileCache<Timeframe, BidAskSeries> = FileCache::new();
 
 /// Loads and validates the BID and ASK files of `symbol` at `timeframe` from `dir`.
 ///
-/// The result is cached per process while both files keep their size, mtime, inode and
-/// change time.
+/// The result is cached per process, per timeframe, while both files keep their size,
+/// mtime, inode and change time.
 ///
 /// # Errors
 /// Returns a [`DataError`] naming the file, row and value of the first broken rule.
@@ -61,7 +61,7 @@ pub fn load_bid_ask(dir: &Path, symbol: &str, timeframe: Timeframe) -> Result<Ar
     let bid_path = side_path(dir, symbol, timeframe, "BID");
     let ask_path = side_path(dir, symbol, timeframe, "ASK");
     let keys = FileKey::of(&bid_path).zip(FileKey::of(&ask_path)).map(|(b, a)| vec![b, a]);
-    SERIES_CACHE.get_or_load(keys, || read_pair(dir, symbol, timeframe))
+    SERIES_CACHE.get_or_load(timeframe, keys, || read_pair(dir, symbol, timeframe))
 }
 
 /// Loads and validates like [`load_bid_ask`] but always reads the files, bypassing
@@ -126,6 +126,10 @@ fn load_side(path: &Path, timeframe: Timeframe) -> Result<(Vec<i64>, Ohlc, FileI
 fn check_timestamps(path: &Path, timeframe: Timeframe, timestamps: &[i64]) -> Result<(), DataError> {
     let duration = timeframe.duration_ns();
     for (row, &ts) in timestamps.iter().enumerate() {
+        if ts.checked_add(duration).is_none() {
+            // Its close, the bar's decision time, would wrap around (ENGINE §2).
+            return Err(DataError::TimestampOutOfRange { path: path.to_owned(), row, value: ts, unit: "ns" });
+        }
         if ts.rem_euclid(duration) != 0 {
             return Err(DataError::OffGrid {
                 path: path.to_owned(),

@@ -21,6 +21,29 @@ pub enum DataError {
         /// What the reader said.
         message: String,
     },
+    /// Two or more columns have a requested column's name.
+    #[error("{path}: column {column:?} appears more than once")]
+    DuplicateColumn {
+        /// The file.
+        path: PathBuf,
+        /// The column name.
+        column: String,
+    },
+    /// A timestamp (or its bar's close) does not fit int64 epoch nanoseconds.
+    #[error(
+        "{path}: row {row}: timestamp {value} ({unit}) is outside the int64 epoch-ns range \
+         (1677-09-21 to 2262-04-11, bar close included)"
+    )]
+    TimestampOutOfRange {
+        /// The file.
+        path: PathBuf,
+        /// The 0-based row.
+        row: usize,
+        /// The stored value.
+        value: i64,
+        /// Its unit as stored (`s`, `ms`, `us` or `ns`).
+        unit: &'static str,
+    },
     /// A required column is absent.
     #[error("{path}: missing column {column:?}")]
     MissingColumn {
@@ -156,7 +179,12 @@ impl DataError {
         match self {
             DataError::MissingFile { path } => json!({"file": path}),
             DataError::Unreadable { path, .. } => json!({"file": path}),
-            DataError::MissingColumn { path, column } => json!({"file": path, "column": column}),
+            DataError::MissingColumn { path, column } | DataError::DuplicateColumn { path, column } => {
+                json!({"file": path, "column": column})
+            }
+            DataError::TimestampOutOfRange { path, row, value, .. } => {
+                json!({"file": path, "row": row, "column": "timestamp", "value": value})
+            }
             DataError::WrongType { path, column, found, .. } => {
                 json!({"file": path, "column": column, "value": found})
             }

@@ -53,7 +53,7 @@ pub struct NewsCalendar {
     pub sha256: String,
 }
 
-static NEWS_CACHE: FileCache<NewsCalendar> = FileCache::new();
+static NEWS_CACHE: FileCache<(), NewsCalendar> = FileCache::new();
 
 /// Loads a news calendar Parquet file.
 ///
@@ -61,7 +61,7 @@ static NEWS_CACHE: FileCache<NewsCalendar> = FileCache::new();
 /// Returns a [`DataError`] for a missing or unreadable file, a missing column, or a
 /// currency that is not three uppercase letters or an impact outside low|medium|high.
 pub fn load_news(path: &Path) -> Result<Arc<NewsCalendar>, DataError> {
-    NEWS_CACHE.get_or_load(FileKey::of(path).map(|k| vec![k]), || {
+    NEWS_CACHE.get_or_load((), FileKey::of(path).map(|k| vec![k]), || {
         let mut columns = read_columns(
             path,
             &[("timestamp", Kind::Timestamp), ("currency", Kind::Text), ("impact", Kind::Text)],

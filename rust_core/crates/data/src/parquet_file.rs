@@ -121,19 +121,24 @@ fn decode_columns(path: &Path, wanted: &[(&str, Kind)]) -> Result<Vec<Column>, D
         let (index, field) = schema
             .column_with_name(name)
             .ok_or_else(|| DataError::MissingColumn { path: path.to_owned(), column: name.to_owned() })?;
+        if schema.fields().iter().filter(|f| f.name() == name).count() > 1 {
+            return Err(DataError::DuplicateColumn { path: path.to_owned(), column: name.to_owned() });
+        }
         scales.push(check_type(path, name, kind, field.data_type())?);
         roots.push(index);
     }
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-    let rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+    let claimed = builder.metadata().file_metadata().num_rows();
+    let rows = usize::try_from(claimed)
+        .map_err(|_| unreadable(&format!("corrupt file (its footer claims {claimed} rows)")))?;
     let reader =
         builder.with_projection(mask).with_batch_size(BATCH_ROWS).build().map_err(|e| unreadable(&e))?;
     let mut columns: Vec<Column> = wanted
         .iter()
         .map(|&(_, kind)| match kind {
-            Kind::Price => Column::Price(Vec::with_capacity(rows)),
-            Kind::Timestamp => Column::Timestamp(Vec::with_capacity(rows)),
-            Kind::Text => Column::Text(Vec::with_capacity(rows)),
+            Kind::Price => Column::Price(presized(rows)),
+            Kind::Timestamp => Column::Timestamp(presized(rows)),
+            Kind::Text => Column::Text(presized(rows)),
         })
         .collect();
     let mut offset = 0;
@@ -144,7 +149,27 @@ fn decode_columns(path: &Path, wanted: &[(&str, Kind)]) -> Result<Vec<Column>, D
         }
         offset += batch.num_rows();
     }
+    if offset != rows {
+        return Err(unreadable(&format!(
+            "corrupt file (its footer claims {rows} rows, its row groups hold {offset})"
+        )));
+    }
     Ok(columns)
+}
+
+/// Most rows a column is sized for up front; a longer file grows it as it is read.
+const MAX_PRESIZED_ROWS: usize = 1 << 24;
+
+/// Returns an empty vector with room for the `rows` that the file's footer announces.
+///
+/// The footer is untrusted input: a damaged one may claim 10^12 rows, an allocation
+/// that would abort the process. So the room is capped, and a failed reservation is
+/// no error (the decoded batches then grow the vector, or the reader reports the
+/// damage).
+fn presized<T>(rows: usize) -> Vec<T> {
+    let mut column = Vec::new();
+    let _ = column.try_reserve_exact(rows.min(MAX_PRESIZED_ROWS));
+    column
 }
 
 /// Checks a column's type; returns the factor that turns timestamps into ns.
@@ -168,6 +193,16 @@ fn check_type(path: &Path, name: &str, kind: Kind, found: &DataType) -> Result<i
         (Kind::Timestamp, _) => Err(wrong("int64 epoch ns or timestamp[ns, tz=UTC]")),
         (Kind::Text, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => Ok(1),
         (Kind::Text, _) => Err(wrong("string")),
+    }
+}
+
+/// The unit of stored timestamps that `scale` turns into ns.
+fn unit_name(scale: i64) -> &'static str {
+    match scale {
+        1_000_000_000 => "s",
+        1_000_000 => "ms",
+        1_000 => "us",
+        _ => "ns",
     }
 }
 
@@ -214,11 +249,11 @@ fn append(
             };
             for &v in values {
                 // An out-of-range timestamp is bad data, not something to wrap around.
-                let ns = v.checked_mul(scale).ok_or_else(|| DataError::OffGrid {
+                let ns = v.checked_mul(scale).ok_or_else(|| DataError::TimestampOutOfRange {
                     path: path.to_owned(),
                     row: offset + out.len(),
-                    timestamp: v,
-                    timeframe: "epoch ns range".to_owned(),
+                    value: v,
+                    unit: unit_name(scale),
                 })?;
                 out.push(ns);
             }

@@ -261,6 +261,39 @@ fn empty_byte_file_is_unreadable() {
     assert!(matches!(m5_error(dir.path()), DataError::Unreadable { path, .. } if path == ask_path));
 }
 
+/// A damaged footer whose row group claims 10^12 rows (or 2^61, one too many, a
+/// negative count) is reported as unreadable: the loader never sizes its columns from
+/// the claim (an allocation of 8 TB would abort the process, not fail).
+#[test]
+fn footer_with_a_false_row_count_is_unreadable() {
+    use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader, ParquetMetaDataWriter};
+
+    for claimed in [1_000_000_000_000_i64, 1 << 61, 21, -5] {
+        let dir = tempdir();
+        let (bid_path, _) = stub::write_valid_m5(dir.path(), 20);
+        let bytes = std::fs::read(&bid_path).expect("read the file");
+        let tail = bytes.len() - 8;
+        let footer_len = u32::from_le_bytes(bytes[tail..tail + 4].try_into().expect("4 bytes")) as usize;
+        let body = tail - footer_len;
+        let metadata = ParquetMetaDataReader::decode_metadata(&bytes[body..tail]).expect("footer");
+        let row_groups = metadata
+            .row_groups()
+            .iter()
+            .map(|group| group.clone().into_builder().set_num_rows(claimed).build());
+        let damaged = ParquetMetaData::new(
+            metadata.file_metadata().clone(),
+            row_groups.collect::<Result<_, _>>().expect("row groups"),
+        );
+        let mut out = bytes[..body].to_vec();
+        ParquetMetaDataWriter::new(&mut out, &damaged).finish().expect("write the footer");
+        std::fs::write(&bid_path, out).expect("write the file");
+        match m5_error(dir.path()) {
+            DataError::Unreadable { path, .. } => assert_eq!(path, bid_path),
+            other => panic!("claimed {claimed}: {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn truncated_parquet_is_unreadable() {
     let dir = tempdir();
@@ -417,6 +450,57 @@ fn utc_millisecond_timestamps_are_scaled_to_ns() {
     }
     let series = load_bid_ask(dir.path(), SYMBOL, Timeframe::M5).expect("Timestamp(ms, +00:00) is accepted");
     assert_eq!(series.timestamps, bars.ts);
+}
+
+/// Seconds beyond what int64 nanoseconds can hold are named as such, in their own unit.
+#[test]
+fn timestamps_beyond_the_ns_range_are_named() {
+    use arrow_array::TimestampSecondArray;
+
+    let dir = tempdir();
+    let bars = Bars::bid(3, T0, M5);
+    let (bid_path, ask_path) = stub::paths(dir.path(), Timeframe::M5);
+    let mut seconds: Vec<i64> = bars.ts.iter().map(|t| t / 1_000_000_000).collect();
+    seconds[2] = 99_999_999_900;
+    let ts = TimestampSecondArray::from(seconds).with_timezone_utc();
+    stub::write_columns(&bid_path, with_column(&bars, "timestamp", Arc::new(ts)));
+    stub::write_bars(&ask_path, &bars.ask());
+    let err = m5_error(dir.path());
+    assert_eq!(
+        err,
+        DataError::TimestampOutOfRange { path: bid_path.clone(), row: 2, value: 99_999_999_900, unit: "s" }
+    );
+    assert!(
+        err.to_string().contains("timestamp 99999999900 (s) is outside the int64 epoch-ns range"),
+        "{err}"
+    );
+}
+
+/// A last bar whose close does not fit int64 ns (its D1 bar would count as complete all
+/// day once the sum wrapped around) is refused.
+#[test]
+fn a_bar_closing_beyond_the_ns_range_is_refused() {
+    let dir = tempdir();
+    let last_day = i64::MAX - i64::MAX.rem_euclid(D1);
+    let bid = Bars::bid(2, last_day - D1, D1);
+    let (bid_path, _) = stub::write_pair(dir.path(), Timeframe::D1, &bid, &bid.ask());
+    let err = load_bid_ask(dir.path(), SYMBOL, Timeframe::D1).expect_err("its close overflows");
+    assert_eq!(err, DataError::TimestampOutOfRange { path: bid_path, row: 1, value: last_day, unit: "ns" });
+}
+
+/// Two columns named `close`: which one holds the prices is anybody's guess.
+#[test]
+fn a_duplicated_column_name_is_refused() {
+    let dir = tempdir();
+    let bars = Bars::bid(5, T0, M5);
+    let (bid_path, ask_path) = stub::paths(dir.path(), Timeframe::M5);
+    let mut columns = bars.columns();
+    columns.push(("close", Arc::new(Float64Array::from(bars.open.clone())) as ArrayRef));
+    stub::write_columns(&bid_path, columns);
+    stub::write_bars(&ask_path, &bars.ask());
+    let err = m5_error(dir.path());
+    assert_eq!(err, DataError::DuplicateColumn { path: bid_path.clone(), column: "close".into() });
+    assert_eq!(err.details()["column"], "close");
 }
 
 #[test]
@@ -831,6 +915,21 @@ fn cache_hit_returns_the_same_arc() {
     let first = load_bid_ask(dir.path(), SYMBOL, Timeframe::M5).expect("load");
     let second = load_bid_ask(dir.path(), SYMBOL, Timeframe::M5).expect("load again");
     assert!(Arc::ptr_eq(&first, &second), "an unchanged pair is decoded once");
+}
+
+/// The same files read as another timeframe (links named `*_H1_*` to M5 files) are
+/// validated against that timeframe's grid, cached or not.
+#[cfg(unix)]
+#[test]
+fn cached_files_read_as_another_timeframe_are_validated_again() {
+    let dir = tempdir();
+    let (m5_bid, m5_ask) = stub::write_valid_m5(dir.path(), 10);
+    let (h1_bid, h1_ask) = stub::paths(dir.path(), Timeframe::H1);
+    std::os::unix::fs::symlink(&m5_bid, &h1_bid).expect("link BID");
+    std::os::unix::fs::symlink(&m5_ask, &h1_ask).expect("link ASK");
+    load_bid_ask(dir.path(), SYMBOL, Timeframe::M5).expect("the M5 pair loads (and is cached)");
+    let err = load_bid_ask(dir.path(), SYMBOL, Timeframe::H1).expect_err("M5 bars are off the H1 grid");
+    assert!(matches!(err, DataError::OffGrid { row: 1, .. }), "{err:?}");
 }
 
 #[test]

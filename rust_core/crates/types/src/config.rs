@@ -172,6 +172,19 @@ impl Fields {
         self.check_string(key, value)
     }
 
+    /// Reads a required file or folder path: a string that is not blank (an empty path
+    /// would quietly mean the working directory).
+    ///
+    /// # Errors
+    /// When missing, not a string, or blank.
+    pub fn path(&mut self, key: &str, what: &str) -> Result<String, ConfigError> {
+        let value = self.required(key, "a string")?;
+        match value {
+            Value::String(s) if !s.trim().is_empty() => Ok(s),
+            other => Err(self.expected(key, what, &other)),
+        }
+    }
+
     /// Reads an optional string (`None` when absent or null).
     ///
     /// # Errors
@@ -271,5 +284,20 @@ mod tests {
         assert_eq!(f.choice("d", &["x", "y"], Some("y")), Ok("y"));
         assert_eq!(f.path_of("k"), "k");
         f.finish().expect("all read");
+    }
+
+    #[test]
+    fn paths_must_not_be_blank() {
+        let mut f =
+            Fields::new("data", json!({"dir": "/d", "empty": "", "blank": " \t", "n": 3})).expect("object");
+        assert_eq!(f.path("dir", "a folder path"), Ok("/d".to_owned()));
+        for key in ["empty", "blank", "n"] {
+            let err = f.path(key, "a folder path").expect_err("refused");
+            assert!(
+                err.to_string().starts_with(&format!("data.{key}: expected a folder path, got ")),
+                "{err}"
+            );
+        }
+        assert!(f.path("missing", "a folder path").is_err());
     }
 }

@@ -172,7 +172,7 @@ pub fn parse_iso_utc(text: &str) -> Option<i64> {
         }
         seconds_of_day = hour * 3_600 + minute * 60 + second;
         if let Some(fraction) = fraction {
-            if fraction.len() > 9 || fields.len() != 3 {
+            if fraction.is_empty() || fraction.len() > 9 || fields.len() != 3 {
                 return None;
             }
             let padded = format!("{fraction:0<9}");
@@ -214,6 +214,8 @@ mod tests {
             "01/02/2024",
             "",
             "2024-1-1",
+            "2024-01-01T00:00:00.Z",
+            "2024-01-01T00:00:00.+00:00",
         ] {
             assert_eq!(parse_iso_utc(bad), None, "{bad}");
         }
