@@ -360,6 +360,19 @@ def test_missing_d1_file_with_trend_filter(config: dict[str, Any], data_dir: Pat
     assert bt.run_backtest(config)["ok"] is True
 
 
+def test_empty_d1_files_with_trend_filter(config: dict[str, Any], data_dir: Path) -> None:
+    """The trend filter would block every entry: 0 trades that look like a result."""
+    for side in SIDES:
+        path = data_dir / f"EURUSD_D1_{side}.parquet"
+        pq.write_table(pq.read_table(path).slice(0, 0), path)
+    error = market_error(config)
+    path = data_dir / "EURUSD_D1_BID.parquet"
+    assert error["message"] == f'{path}: no bars, and htf_filter "trend" needs D1 bars'
+    assert error["details"]["file"] == str(path)
+    config["strategy"]["params"]["htf_filter"] = "none"
+    assert bt.run_backtest(config)["ok"] is True
+
+
 @pytest.mark.parametrize(
     ("start", "end", "shown"),
     [

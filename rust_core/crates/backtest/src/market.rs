@@ -31,7 +31,16 @@ impl Market {
     pub fn load(config: &RunConfig) -> Result<Self, RunError> {
         let primary = load_bid_ask(&config.data_dir, &config.symbol, config.primary_tf)?;
         let htf = if config.strategy.needs_htf() {
-            Some(load_bid_ask(&config.data_dir, &config.symbol, Timeframe::D1)?)
+            let htf = load_bid_ask(&config.data_dir, &config.symbol, Timeframe::D1)?;
+            if htf.timestamps.is_empty() {
+                // The trend filter would block every entry: a run of 0 trades that looks fine.
+                let bid_path = omega_data::side_path(&config.data_dir, &config.symbol, Timeframe::D1, "BID");
+                return Err(RunError::market_data(
+                    format!("{}: no bars, and htf_filter \"trend\" needs D1 bars", bid_path.display()),
+                    json!({"file": bid_path}),
+                ));
+            }
+            Some(htf)
         } else {
             None
         };
