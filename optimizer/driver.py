@@ -34,7 +34,7 @@ from typing import Any
 
 from optuna.trial import TrialState
 
-from optimizer.errors import BadInputError, Interrupted, OptimizerError
+from optimizer.errors import BadInputError, Interrupted, OptimizerError, StudyFileError
 from optimizer.metrics import is_feasible
 from optimizer.pool import LokyPool, StartedRun, make_pool
 from optimizer.progress import LineProgress, Progress
@@ -53,7 +53,7 @@ from optimizer.storage import (
 )
 from optimizer.storage._drivers import from_ranges
 from optimizer.storage._mirror import WRITE_LOCK
-from optimizer.study_file import StudySpec, data_files, trial_config
+from optimizer.study_file import MAX_TRIALS, StudySpec, data_files, trial_config
 from optimizer.worker import FAULTS_ENV, TrialOutcome, TrialTask
 
 __all__ = ["SweepReport", "build_config", "run_sweep"]
@@ -153,8 +153,25 @@ def _open_study(
             "(it changed since the study started; use a new name to start a new study)"
         )
     if existing.n_trials != total:
+        if total < existing.n_trials:
+            _check_budget(store, spec, existing, total)
         existing = store.set_n_trials(existing, total)
     return existing
+
+
+def _check_budget(store: StudyStore, spec: StudySpec, study: StudyRecord, total: int) -> None:
+    """Raises :class:`BadInputError` when ``total`` is below the trials ``study`` has
+    already finished: the stored budget never drops below them (docs/optimizer.md)."""
+    counts = store.state_counts(study)
+    finished = counts.get("COMPLETE", 0) + counts.get("FAIL", 0)
+    if total >= finished:
+        return
+    done = f"study {study.name!r} in {store.display_url} has finished {finished} trials already"
+    if total == spec.n_trials:  # the budget is the study file's
+        raise StudyFileError(
+            str(spec.file), "n_trials", f"at least {finished} ({done}; or a larger --trials)", total
+        )
+    raise BadInputError(f"--trials {total}: expected at least {finished} ({done})")
 
 
 #: Seconds a driver waits for the study that another driver is creating.
@@ -192,8 +209,8 @@ def run_sweep(
     unfinished batch is then left WAITING for ``--resume``.
     """
     total = n_trials if n_trials is not None else spec.n_trials
-    if total < 1:
-        raise BadInputError(f"--trials {total}: expected an integer >= 1")
+    if not 1 <= total <= MAX_TRIALS:
+        raise BadInputError(f"--trials {total}: expected an integer from 1 to {MAX_TRIALS:,}")
     if spec.sampler.name == "grid" and total > grid_size(str(spec.file), spec.search_space):
         raise BadInputError(
             f"--trials {total}: expected at most the grid size "

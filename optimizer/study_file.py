@@ -28,6 +28,7 @@ from optimizer.seeds import MAX_SEED
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_TRIAL_TIMEOUT_S",
+    "MAX_TRIALS",
     "MAX_WORKERS",
     "RESERVED_PATHS",
     "SAMPLER_OPTIONS",
@@ -35,6 +36,7 @@ __all__ = [
     "StudySpec",
     "data_files",
     "is_scheduler_address",
+    "is_study_name",
     "load_study_file",
     "read_study_header",
     "trial_config",
@@ -47,6 +49,12 @@ DEFAULT_BATCH_SIZE = 8
 #: The most worker processes a study may ask for: more than any one machine has cores,
 #: and a bound that keeps a typo (``workers: 1000000``) from starting a process storm.
 MAX_WORKERS = 256
+
+#: The largest trial budget (``n_trials``, ``sweep --trials``) and ``batch_size``: weeks
+#: of sweeping at the fastest rates measured, and far below what a database integer
+#: holds, so that a typo (``n_trials: 1e22`` written out) is an error before anything is
+#: stored.
+MAX_TRIALS = 10_000_000
 
 #: Config paths that the optimizer sets for every trial (:func:`trial_config`), so a
 #: search over them would record parameters that never took effect.
@@ -91,6 +99,11 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _SCHEDULER_RE = re.compile(
     r"^(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):[0-9]{1,5}$"
 )
+
+
+def is_study_name(value: object) -> bool:
+    """Tells whether ``value`` can be a study's ``name`` (so it holds no path separator)."""
+    return isinstance(value, str) and bool(_NAME_RE.match(value))
 
 
 def is_scheduler_address(value: object) -> bool:
@@ -204,8 +217,13 @@ def load_study_file(path: str | os.PathLike[str]) -> StudySpec:
             raise StudyFileError(fname, key, "a value (the key is required)")
         return data[key]
 
+    def optional(key: str, default: Any) -> Any:
+        # A null (or empty) optional key means its default, like an absent one.
+        value = data.get(key)
+        return default if value is None else value
+
     name = need("name")
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not is_study_name(name):
         raise StudyFileError(
             fname, "name", "a name of letters, digits, '.', '_' or '-' (at most 128)", name
         )
@@ -213,7 +231,7 @@ def load_study_file(path: str | os.PathLike[str]) -> StudySpec:
     if storage is not None and (not isinstance(storage, str) or "://" not in storage):
         raise StudyFileError(fname, "storage", "a SQLAlchemy URL such as sqlite:///x.db", storage)
 
-    run_mode = data.get("run_mode", "dev")
+    run_mode = optional("run_mode", "dev")
     if run_mode not in ("dev", "prod"):
         raise StudyFileError(fname, "run_mode", "dev or prod", run_mode)
     seed = data.get("seed")
@@ -228,26 +246,26 @@ def load_study_file(path: str | os.PathLike[str]) -> StudySpec:
     base_path = (file.resolve().parent / base_ref).resolve()
     raw_base, base = _load_base_config(fname, base_path)
 
-    n_trials = _int_at_least(fname, "n_trials", need("n_trials"), 1)
-    workers = _int_at_least(fname, "workers", data.get("workers", 1), 1)
-    if workers > MAX_WORKERS:
-        raise StudyFileError(fname, "workers", f"an integer from 1 to {MAX_WORKERS}", workers)
-    batch_size = _int_at_least(fname, "batch_size", data.get("batch_size", DEFAULT_BATCH_SIZE), 1)
+    n_trials = _int_from_1(fname, "n_trials", need("n_trials"), MAX_TRIALS)
+    workers = _int_from_1(fname, "workers", optional("workers", 1), MAX_WORKERS)
+    batch_size = _int_from_1(
+        fname, "batch_size", optional("batch_size", DEFAULT_BATCH_SIZE), MAX_TRIALS
+    )
 
-    objective = data.get("objective", "score")
+    objective = optional("objective", "score")
     if objective not in METRIC_KEYS:
         raise StudyFileError(
             fname, "objective", "a metric key: " + ", ".join(METRIC_KEYS), objective
         )
-    direction = data.get("direction", "maximize")
+    direction = optional("direction", "maximize")
     if direction not in ("maximize", "minimize"):
         raise StudyFileError(fname, "direction", "maximize or minimize", direction)
 
-    constraints = _constraints(fname, data.get("constraints") or {})
+    constraints = _constraints(fname, optional("constraints", {}))
     search_space = _search_space(fname, data.get("search_space"), base)
-    sampler = _sampler(fname, data.get("sampler", {"name": "tpe"}), search_space, n_trials)
+    sampler = _sampler(fname, optional("sampler", {"name": "tpe"}), search_space, n_trials)
 
-    backend = data.get("backend", "loky")
+    backend = optional("backend", "loky")
     if backend not in ("loky", "dask"):
         raise StudyFileError(fname, "backend", "loky or dask", backend)
     scheduler = data.get("scheduler")
@@ -299,9 +317,26 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     keeps the last one silently: ``seed: 7`` then ``seed: 8`` would run seed 8)."""
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _unique_key_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    _check_unique_keys(loader, node)
+    return loader.construct_mapping(node)  # the safe loader's own, merge keys included
+
+
+def _check_unique_keys(loader: yaml.SafeLoader, node: yaml.MappingNode) -> None:
+    """Raises a ConstructorError for a key written twice in ``node`` or in a mapping it
+    merges. A key that ``node`` writes over a merged one (``{<<: *d, seed: 8}``) is the
+    merge key's purpose, not a duplicate."""
     seen: set[Any] = set()
-    for key_node, _ in node.value:
+    for key_node, value_node in node.value:
+        if key_node.tag == _MERGE_TAG:
+            merged = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            for mapping in merged:
+                if isinstance(mapping, yaml.MappingNode):  # anything else: the loader says so
+                    _check_unique_keys(loader, mapping)
+            continue
         key = loader.construct_object(key_node)
         try:
             duplicate = key in seen
@@ -315,7 +350,6 @@ def _unique_key_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict
                 key_node.start_mark,
             )
         seen.add(key)
-    return loader.construct_mapping(node)
 
 
 _UniqueKeyLoader.add_constructor(
@@ -343,6 +377,12 @@ def _read_yaml(file: Path) -> dict[str, Any]:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "syntax error"
         raise StudyFileError(fname, "", f"valid YAML ({problem}{where})") from None
+    except RecursionError:  # PyYAML builds nested collections recursively
+        raise StudyFileError(fname, "", "valid YAML (nested too deeply)") from None
+    if data is None:
+        raise StudyFileError(
+            fname, "", "a YAML mapping at the top level (the file is empty or only comments)"
+        )
     if not isinstance(data, dict):
         raise StudyFileError(fname, "", "a YAML mapping at the top level", type(data).__name__)
     return data
@@ -360,6 +400,10 @@ def _load_base_config(fname: str, path: Path) -> tuple[dict[str, Any], dict[str,
         raise StudyFileError(
             fname, "base_config", f"a readable JSON config file ({exc})", str(path)
         ) from None
+    except RecursionError:  # the json module parses nested values recursively
+        raise StudyFileError(
+            fname, "base_config", "a readable JSON config file (nested too deeply)", str(path)
+        ) from None
     if not isinstance(raw, dict):
         raise StudyFileError(fname, "base_config", "a JSON object", str(path))
     from bt.config import resolve_paths  # the engine's own path rules (ENGINE §0)
@@ -375,9 +419,9 @@ def _is_number(value: object) -> bool:
     return (_is_int(value) or isinstance(value, float)) and math.isfinite(float(value))  # type: ignore[arg-type]
 
 
-def _int_at_least(fname: str, key: str, value: object, low: int) -> int:
-    if not _is_int(value) or value < low:  # type: ignore[operator]
-        raise StudyFileError(fname, key, f"an integer >= {low}", value)
+def _int_from_1(fname: str, key: str, value: object, high: int) -> int:
+    if not _is_int(value) or not 1 <= value <= high:  # type: ignore[operator]
+        raise StudyFileError(fname, key, f"an integer from 1 to {high:,}", value)
     return int(value)  # type: ignore[call-overload]
 
 
@@ -439,6 +483,8 @@ def _sampler(fname: str, data: object, space: Iterable[ParamSpec], n_trials: int
         if kind is None:
             expected = ", ".join(allowed) if allowed else "no options"
             raise StudyFileError(fname, where, f"an option of sampler {name}: {expected}")
+        if value is None and kind != "prob|null":
+            continue  # null: the sampler's default, as when the option is absent
         ok = {
             "bool": isinstance(value, bool),
             "pos": _is_number(value) and value > 0,

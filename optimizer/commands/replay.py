@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from optimizer.commands._base import Command, add_storage_argument, study_and_storage
+from optimizer.commands._base import Command, add_storage_argument, open_study
 from optimizer.errors import BadInputError, ReplayMismatch
 from optimizer.metrics import METRIC_KEYS
 from optimizer.ranking import rank_trials
-from optimizer.storage import StudyRecord, StudyStore, TrialRecord
+from optimizer.storage import StudyRecord, TrialRecord
 
 __all__ = ["ReplayCommand", "replay_trial", "select_trial"]
 
@@ -28,6 +28,11 @@ def select_trial(
     """Returns the trial named by exactly one of rank (§4 order), number or seed."""
     if rank is not None:
         ranked = rank_trials(trials, study.constraints)
+        if not ranked:
+            raise BadInputError(
+                f"--rank {rank}: expected a ranked trial, study {study.name!r} has no ranked "
+                "trials (none completed)"
+            )
         if not 1 <= rank <= len(ranked):
             raise BadInputError(
                 f"--rank {rank}: expected a rank from 1 to {len(ranked)} in study {study.name!r}"
@@ -108,10 +113,8 @@ class ReplayCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         """Selects the trial, replays it and reports."""
-        name, url = study_and_storage(args.study, args.storage)
-        store = StudyStore(url, must_exist=True)
+        store, study = open_study(args.study, args.storage)
         try:
-            study = store.require_study(name)
             trial = select_trial(
                 study, store.trials(study), rank=args.rank, number=args.trial, seed=args.seed
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from optimizer.commands._base import Command, add_storage_argument, study_and_storage
+from optimizer.commands._base import Command, add_storage_argument, open_study
 from optimizer.errors import BadInputError
 from optimizer.ranking import rank_trials
 from optimizer.report import leaderboard_csv, leaderboard_json, leaderboard_table, render_table
@@ -73,10 +73,8 @@ class ShowCommand(Command):
         """Prints the leaderboard (and the failures with --failed)."""
         if args.top < 0:
             raise BadInputError(f"--top {args.top}: expected an integer >= 0")
-        name, url = study_and_storage(args.study, args.storage)
-        store = StudyStore(url, must_exist=True)
+        store, study = open_study(args.study, args.storage)
         try:
-            study = store.require_study(name)
             print_leaderboard(store, study, top=args.top, fmt=args.format)
             if args.failed:
                 failed = store.trials(study, states=["FAIL"])

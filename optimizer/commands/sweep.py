@@ -8,37 +8,37 @@ import shlex
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from optimizer.commands._base import Command, add_storage_argument
+from optimizer.commands._base import Command, add_storage_argument, study_exists
 from optimizer.commands.show import print_leaderboard
 from optimizer.driver import run_sweep
 from optimizer.errors import BadInputError, Interrupted
 from optimizer.progress import make_progress
 from optimizer.storage import StudyStore, display_url, resolve_storage
-from optimizer.study_file import MAX_WORKERS, is_scheduler_address, load_study_file
+from optimizer.study_file import MAX_TRIALS, MAX_WORKERS, is_scheduler_address, load_study_file
 
 __all__ = ["SweepCommand"]
 
 
-def _worker_count(text: str) -> int:
-    value = _positive_int(text)
-    if value > MAX_WORKERS:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer from 1 to {MAX_WORKERS}, got {text!r}"
-        )
-    return value
+def _count_up_to(high: int) -> Callable[[str], int]:
+    """Returns an argparse type for an integer from 1 to ``high`` (as the study file's
+    ``n_trials`` and ``workers`` are bounded)."""
 
+    def count(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if not 1 <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer from 1 to {high:,}, got {text!r}"
+            )
+        return value
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
+    return count
 
 
 class _StopFlag:
@@ -71,10 +71,16 @@ class SweepCommand(Command):
         """Adds STUDY.yaml, --trials, --workers, --storage, --scheduler, --resume and --top."""
         parser.add_argument("study_file", metavar="STUDY.yaml", help="the study file")
         parser.add_argument(
-            "--trials", type=_positive_int, metavar="N", help="trial budget (default: n_trials)"
+            "--trials",
+            type=_count_up_to(MAX_TRIALS),
+            metavar="N",
+            help="trial budget (default: n_trials)",
         )
         parser.add_argument(
-            "--workers", type=_worker_count, metavar="N", help="worker processes (default: workers)"
+            "--workers",
+            type=_count_up_to(MAX_WORKERS),
+            metavar="N",
+            help="worker processes (default: workers)",
         )
         add_storage_argument(parser)
         parser.add_argument(
@@ -87,8 +93,8 @@ class SweepCommand(Command):
         parser.add_argument(
             "--resume",
             action="store_true",
-            help="continue a study that exists in the storage (also: join the drivers "
-            "already running it on a PostgreSQL storage)",
+            help="continue the study if the storage holds it, else start it (also: join "
+            "the drivers already running it on a PostgreSQL storage)",
         )
         parser.add_argument(
             "--top", type=int, default=10, metavar="N", help="rows of the final table (default 10)"
@@ -113,6 +119,13 @@ class SweepCommand(Command):
             )
         text = Path(args.study_file).read_text(encoding="utf-8")
         url = resolve_storage(args.storage, spec.storage)
+        # --resume starts a study that is not there (docs/optimizer.md): said once it ran,
+        # so that an error stays the one line on stderr.
+        note = None
+        if args.resume and not study_exists(url, spec.name):
+            note = (
+                f"note: no study named {spec.name!r} was in {display_url(url)}: --resume started it"
+            )
         flag = _StopFlag()
         previous = None
         if threading.current_thread() is threading.main_thread():
@@ -129,6 +142,8 @@ class SweepCommand(Command):
                 stop=flag,
             )
         except Interrupted:
+            if note:
+                print(note, file=sys.stderr)
             # The command repeats the options that chose the storage and the cluster (a
             # password in the URL shown masked, never printed).
             again = [args.study_file, "--resume"]
@@ -145,6 +160,8 @@ class SweepCommand(Command):
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
+        if note:
+            print(note, file=sys.stderr)
         store = StudyStore(url, must_exist=True)
         try:
             study = store.require_study(spec.name)

@@ -7,7 +7,6 @@ from typing import Any
 from optimizer.dashboard._data import DashboardData, StudyStatus
 from optimizer.dashboard._importance import ImportanceCache
 from optimizer.dashboard._pages import Pages
-from optimizer.dashboard._readonly import make_readonly_engine, readonly_url, shown_url
 from optimizer.dashboard._replay import ReplayCache
 from optimizer.dashboard._views import (
     failed_view,
@@ -17,6 +16,7 @@ from optimizer.dashboard._views import (
     summary_view,
     trial_view,
 )
+from optimizer.storage._readonly import make_readonly_engine, readonly_url, shown_url
 
 __all__ = ["Conflict", "DashboardApp", "NotFound"]
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from optimizer.dashboard._data import StudyStatus
-from optimizer.dashboard._readonly import readonly_engine_kwargs
+from optimizer.storage._readonly import readonly_engine_kwargs
 
 __all__ = ["MIN_INTERVAL_S", "MIN_TRIALS", "ImportanceCache"]
 
@@ -31,7 +31,7 @@ class ImportanceCache:
     """Computes and caches parameter importances per study."""
 
     def __init__(self, url: str) -> None:
-        #: The read-only storage URL (see :func:`optimizer.dashboard._readonly.readonly_url`).
+        #: The read-only storage URL (see :func:`optimizer.storage._readonly.readonly_url`).
         self.url = url
         self._storage: Any = None
         self._lock = threading.Lock()

@@ -8,9 +8,9 @@ import sys
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError
 
 from optimizer.dashboard._app import DashboardApp
-from optimizer.dashboard._readonly import readonly_warning, shown_url
 from optimizer.dashboard._server import DashboardServer, is_loopback
 from optimizer.errors import BadInputError
+from optimizer.storage._readonly import readonly_warning, shown_url
 
 __all__ = ["make_server", "serve"]
 

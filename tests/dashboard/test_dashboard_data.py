@@ -11,9 +11,9 @@ import pytest
 from dash_support import cli_env, write_study
 
 from optimizer.dashboard._data import DashboardData
-from optimizer.dashboard._readonly import make_readonly_engine, readonly_url
 from optimizer.ranking import rank_trials
 from optimizer.storage import StudyStore
+from optimizer.storage._readonly import make_readonly_engine, readonly_url
 
 pytestmark = pytest.mark.integration
 

@@ -13,18 +13,18 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from optimizer.dashboard._pages import Pages, study_href, trial_href
-from optimizer.dashboard._readonly import (
+from optimizer.dashboard._replay import minmax_indices
+from optimizer.dashboard._serve import make_server
+from optimizer.dashboard._server import allowed_hosts, is_loopback, load_static
+from optimizer.dashboard._views import replay_command, short_names
+from optimizer.errors import BadInputError
+from optimizer.storage._readonly import (
     make_readonly_engine,
     readonly_engine_kwargs,
     readonly_url,
     readonly_warning,
     shown_url,
 )
-from optimizer.dashboard._replay import minmax_indices
-from optimizer.dashboard._serve import make_server
-from optimizer.dashboard._server import allowed_hosts, is_loopback, load_static
-from optimizer.dashboard._views import replay_command, short_names
-from optimizer.errors import BadInputError
 
 PACKAGE = resources.files("optimizer.dashboard")
 

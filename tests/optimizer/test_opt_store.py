@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from pathlib import Path
 
 import optuna
 import pytest
 from opt_support import StudyWriter, storage_of
 from optuna.study import StudyDirection
 
+from optimizer.cli import main
 from optimizer.driver import _fresh_plans, _open_study
 from optimizer.storage import BatchClaim, NewTrial, StudyExists, StudyStore
 from optimizer.storage._optuna_schema import open_optuna_tables
@@ -124,3 +126,27 @@ def test_an_optuna_study_left_by_a_killed_driver_is_taken_over(write_study: Stud
 
 def _raise_study_exists(**_: object) -> None:
     raise StudyExists("test-study was just created by another driver")
+
+
+def test_read_only_commands_leave_a_foreign_database_unchanged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # show, studies and replay used to create the schema (and switch to WAL) in any
+    # SQLite file they were pointed at.
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("CREATE TABLE prices (day TEXT, close REAL)")
+        conn.execute("INSERT INTO prices VALUES ('2024-01-02', 1.1)")
+    conn.close()
+    before = path.read_bytes()
+    url = f"sqlite:///{path}"
+    assert main(["studies", "--storage", url]) == 0
+    assert capsys.readouterr().out == f"no studies in {url}\n"
+    for command in (["show", "x"], ["replay", "x", "--rank", "1"]):
+        assert main([*command, "--storage", url]) == 2
+        assert capsys.readouterr().err == (
+            f"error: storage {url}: no study named 'x' (studies: none)\n"
+        )
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]

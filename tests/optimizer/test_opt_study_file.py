@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from opt_support import REPO, SEARCH_SPACE, StudyWriter, run_cli
 
 from optimizer.cli import main
@@ -43,14 +44,25 @@ BAD_CASES: list[Case] = [
     ({"seed": -1}, "seed", "[0, 2**63)"),
     ({"seed": 2**63}, "seed", "[0, 2**63)"),
     ({"seed": "7"}, "seed", "an integer"),
-    ({"n_trials": 0}, "n_trials", "an integer >= 1"),
-    ({"n_trials": 2.5}, "n_trials", "an integer >= 1"),
-    ({"workers": True}, "workers", "an integer >= 1"),
-    ({"batch_size": 0}, "batch_size", "an integer >= 1"),
+    ({"n_trials": 0}, "n_trials", "an integer from 1 to 10,000,000"),
+    ({"n_trials": 2.5}, "n_trials", "an integer from 1 to 10,000,000"),
+    # Past the bound SQLite overflowed after the study's rows were written.
+    (
+        {"n_trials": 10**22},
+        "n_trials",
+        "an integer from 1 to 10,000,000, got 10000000000000000000000",
+    ),
+    ({"workers": True}, "workers", "an integer from 1 to 256"),
+    ({"batch_size": 0}, "batch_size", "an integer from 1 to 10,000,000"),
+    ({"batch_size": 10**22}, "batch_size", "an integer from 1 to 10,000,000"),
     ({"objective": "money"}, "objective", "a metric key"),
     ({"direction": "up"}, "direction", "maximize or minimize"),
     ({"constraints": {"min_money": 1}}, "constraints.min_money", "min_<metric>"),
     ({"constraints": {"min_trades": "x"}}, "constraints.min_trades", "a number"),
+    ({"constraints": 0}, "constraints", "a mapping such as {min_trades: 20}, got 0"),
+    ({"constraints": False}, "constraints", "a mapping such as {min_trades: 20}, got False"),
+    ({"constraints": ""}, "constraints", "a mapping such as {min_trades: 20}, got ''"),
+    ({"constraints": []}, "constraints", "a mapping such as {min_trades: 20}, got []"),
     ({"sampler": {"name": "bayes"}}, "sampler.name", "one of tpe, random, grid, cmaes, nsga2"),
     (
         {"sampler": {"name": "random", "n_startup_trials": 3}},
@@ -238,6 +250,61 @@ BAD_CASES: list[Case] = [
         "n_trials",
         "at most 3 (the size of the grid)",
     ),
+    # Grids are counted, never listed, and capped: these listed billions of values
+    # (MemoryError), or passed and then made Optuna's grid sampler list every point.
+    (
+        {
+            "sampler": {"name": "grid"},
+            "search_space": {
+                "strategy.params.z_entry": {"type": "float", "low": 1.5, "high": 3.5, "step": 1e-6}
+            },
+        },
+        "search_space.strategy.params.z_entry",
+        "at most 1,000,000 values for sampler grid (this entry has 2,000,001;",
+    ),
+    (
+        {
+            "sampler": {"name": "grid"},
+            "search_space": {"strategy.params.z_window": {"type": "int", "low": 2, "high": 10**14}},
+        },
+        "search_space.strategy.params.z_window",
+        "at most 1,000,000 values for sampler grid (this entry has 99,999,999,999,999;",
+    ),
+    (
+        {
+            "sampler": {"name": "grid"},
+            "search_space": {
+                "strategy.params.z_entry": {
+                    "type": "float",
+                    "low": 0,
+                    "high": 1e300,
+                    "step": 1e-300,
+                }
+            },
+        },
+        "search_space.strategy.params.z_entry",
+        "(this entry has about 10^600;",
+    ),
+    (
+        {
+            "sampler": {"name": "grid"},
+            "search_space": {
+                "strategy.params.z_window": {"type": "int", "low": 20, "high": 2000},
+                "strategy.params.z_entry": {
+                    "type": "float",
+                    "low": 1.5,
+                    "high": 3.5,
+                    "step": 0.001,
+                },
+                "strategy.params.entry_order": {
+                    "type": "categorical",
+                    "choices": ["market", "limit", "stop"],
+                },
+            },
+        },
+        "sampler",
+        "a grid of at most 1,000,000 points for sampler grid (the search space has 11,891,943;",
+    ),
 ]
 
 
@@ -364,6 +431,74 @@ def test_broken_yaml_and_non_mapping(tmp_path: Path) -> None:
         load_study_file(tmp_path / "missing.yaml")
 
 
+def test_an_empty_or_comment_only_file_says_it_is_empty(tmp_path: Path) -> None:
+    for text in ("", "# nothing but a comment\n"):
+        path = tmp_path / "empty.yaml"
+        path.write_text(text)
+        with pytest.raises(StudyFileError) as info:
+            load_study_file(path)
+        assert str(info.value) == (
+            f"{path}: expected a YAML mapping at the top level (the file is empty or only comments)"
+        )
+
+
+def test_deeply_nested_yaml_and_json_are_one_line_errors(
+    write_study: StudyWriter, tmp_path: Path
+) -> None:
+    # PyYAML and the json module build nested values recursively: a RecursionError.
+    path = tmp_path / "deep.yaml"
+    path.write_text("name: " + "[" * 600 + "]" * 600 + "\n")
+    with pytest.raises(StudyFileError) as info:
+        load_study_file(path)
+    assert str(info.value) == f"{path}: expected valid YAML (nested too deeply)"
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(StudyFileError, match=r"base_config: expected a readable JSON config file"):
+        load_study_file(write_study(base_config=str(tmp_path / "deep.json")))
+
+
+def test_null_means_the_default_for_every_optional_key(write_study: StudyWriter) -> None:
+    # trial_timeout_s is the one key where null is a value of its own (no timeout).
+    path = write_study(sampler={"name": "tpe"}, constraints={})
+    data = yaml.safe_load(path.read_text())
+    plain = load_study_file(path)
+    for key in ("storage", "run_mode", "workers", "batch_size", "objective", "direction"):
+        data[key] = None
+    data.update(sampler=None, constraints=None, backend=None, scheduler=None)
+    data["search_space"]["strategy.params.z_entry"]["log"] = None
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    spec = load_study_file(path)
+    assert (spec.storage, spec.run_mode, spec.workers, spec.batch_size) == (None, "dev", 1, 8)
+    assert (spec.objective, spec.direction, spec.backend) == ("score", "maximize", "loky")
+    assert spec.sampler.to_dict() == {"name": "tpe"} and spec.constraints == {}
+    assert spec.fingerprint() == {**plain.fingerprint(), "batch_size": 8}
+    # A sampler option that is null is the sampler's default, as when it is absent.
+    data["sampler"] = {"name": "tpe", "n_startup_trials": None}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert load_study_file(path).sampler.to_dict() == {"name": "tpe"}
+
+
+def test_yaml_merge_keys_are_read_and_duplicates_still_refused(write_study: StudyWriter) -> None:
+    path = write_study(search_space={})
+    lines = path.read_text().replace("search_space: {}", "search_space:")
+    merged = (
+        "  strategy.params.z_entry: &entry {type: float, low: 1.5, high: 3.0, step: 0.1}\n"
+        "  strategy.params.sl_atr: {<<: *entry, low: 0.5, step: 0.25}\n"
+    )
+    path.write_text(lines + merged)
+    spec = load_study_file(path)
+    assert [p.to_dict() for p in spec.search_space][1] == {
+        "path": "strategy.params.sl_atr",
+        "type": "float",
+        "low": 0.5,
+        "high": 3.0,
+        "step": 0.25,
+        "log": False,
+    }
+    path.write_text(lines + merged.replace("step: 0.25}", "step: 0.25, low: 0.75}"))
+    with pytest.raises(StudyFileError, match=r"expected valid YAML \(duplicate key 'low' at line"):
+        load_study_file(path)
+
+
 def test_a_key_given_twice_is_refused(write_study: StudyWriter) -> None:
     # The safe loader would keep the last one: the study would silently run seed 8.
     path = write_study()
@@ -398,6 +533,49 @@ def test_cli_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
         main(["sweep", "x.yaml", "--workers", "100000"])
     assert info.value.code == 2
     assert "expected an integer from 1 to 256" in capsys.readouterr().err
+
+
+def test_cli_refuses_oversized_input_before_anything_is_stored(
+    write_study: StudyWriter, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "omega.db"
+    grid = write_study(
+        sampler={"name": "grid"},
+        search_space={
+            "strategy.params.z_window": {"type": "int", "low": 20, "high": 2000},
+            "strategy.params.z_entry": {"type": "float", "low": 1.5, "high": 3.5, "step": 0.001},
+        },
+    )
+    assert main(["sweep", str(grid)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{grid}: sampler: expected a grid of at most" in err
+    assert main(["sweep", str(write_study(n_trials=10**22))]) == 2
+    assert "n_trials: expected an integer from 1 to 10,000,000" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["sweep", str(write_study()), "--trials", str(10**22)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "argument --trials: expected an integer from 1 to 10,000,000, got '1000" in err
+    assert not db.exists()
+
+
+def test_cli_names_an_empty_storage_and_a_missing_study_file(
+    write_study: StudyWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = str(write_study())
+    for command in (["sweep", path], ["show", path], ["studies"], ["dashboard"]):
+        with pytest.raises(SystemExit) as info:
+            main([*command, "--storage", ""])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert "argument --storage: expected a database URL such as sqlite:///" in err
+    storage = ["--storage", f"sqlite:///{Path(path).parent / 'omega.db'}"]
+    for command in (["show", "/x/nope.yaml"], ["replay", "/x/nope.yml", "--rank", "1"]):
+        assert main([*command, *storage]) == 2
+        err = capsys.readouterr().err
+        assert err == f"error: {command[1]}: expected an existing study file (no such file)\n"
 
 
 @pytest.mark.integration

@@ -20,6 +20,7 @@ from opt_support import (
 )
 
 from optimizer import driver
+from optimizer.cli import main
 from optimizer.driver import run_sweep
 from optimizer.errors import Interrupted
 from optimizer.metrics import METRIC_KEYS
@@ -208,6 +209,56 @@ def test_an_existing_study_needs_resume_and_the_same_settings(
     assert resumed.returncode == 2 and "seed: expected the value stored" in resumed.stderr
     unknown = run_cli("show", "nope", "--storage", url)
     assert unknown.returncode == 2 and "no study named 'nope'" in unknown.stderr
+
+
+def test_resume_starts_a_missing_study_and_says_so(
+    write_study: StudyWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `make run` and several drivers on PostgreSQL (docs/scaling.md) start studies with
+    # --resume: it still does, and says so.
+    path = write_study(n_trials=4, workers=1)
+    url = storage_of(path)
+    assert main(["sweep", str(path), "--resume"]) == 0
+    note = f"note: no study named 'test-study' was in {url}: --resume started it"
+    assert note in capsys.readouterr().err
+    assert main(["sweep", str(path), "--resume", "--trials", "8"]) == 0
+    assert "note:" not in capsys.readouterr().err
+    assert count_states(url) == {"COMPLETE": 8}
+
+
+def test_resume_refuses_a_budget_below_the_finished_trials(
+    write_study: StudyWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_study(n_trials=6, workers=1)
+    url = storage_of(path)
+    sweep(path, url)
+    assert main(["sweep", str(path), "--resume", "--trials", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: --trials 2: expected at least 6 (study 'test-study' in {url} has finished "
+        "6 trials already)\n"
+    )
+    lowered = write_study("lowered.yaml", n_trials=3, workers=1)
+    assert main(["sweep", str(lowered), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {lowered}: n_trials: expected at least 6 (" in err and "got 3" in err
+    # The stored budget is unchanged, and a budget down to the finished trials is fine.
+    assert main(["studies", "--storage", url]) == 0
+    assert " 6/6 " in capsys.readouterr().out
+    assert main(["sweep", str(path), "--resume", "--trials", "6"]) == 0
+
+
+def test_replay_rank_names_a_study_without_ranked_trials(
+    write_study: StudyWriter, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(FAULTS_ENV, "*:raise")
+    path = write_study(n_trials=2, workers=1)
+    sweep(path, storage_of(path))
+    assert main(["replay", str(path), "--rank", "1"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --rank 1: expected a ranked trial, study 'test-study' has no ranked trials "
+        "(none completed)\n"
+    )
 
 
 @pytest.mark.parametrize("sampler", ["random", "grid", "cmaes", "nsga2"])

@@ -1,4 +1,4 @@
-"""Read-only database access: the dashboard never writes and never holds a lock.
+"""Read-only database access for the dashboard and the reading commands: no writes, no held lock.
 
 A SQLite storage is opened through a ``file:...?mode=ro`` URI, so SQLite itself refuses
 every write; with the WAL journal that the driver switches on, a reader never blocks the
