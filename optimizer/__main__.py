@@ -4,7 +4,11 @@ import os
 import signal
 import sys
 
+from optimizer import prestart
+
 try:
+    # A sweep's worker processes start while the command line imports (optimizer.prestart).
+    prestart.start_early(sys.argv[1:])
     from optimizer.cli import main
 
     code = main()
@@ -19,4 +23,6 @@ except BrokenPipeError:
     # would report the failed flush of stdout at exit, so stdout points at devnull now.
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     code = 128 + signal.SIGPIPE
+finally:
+    prestart.close()
 raise SystemExit(code)

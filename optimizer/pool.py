@@ -35,6 +35,7 @@ from typing import Any, Protocol
 from joblib.externals.loky import get_reusable_executor
 from joblib.externals.loky.process_executor import BrokenProcessPool
 
+from optimizer import prestart
 from optimizer.dask_pool import DaskPool
 from optimizer.errors import BadInputError, Interrupted
 from optimizer.worker import (
@@ -352,7 +353,8 @@ def _crash_verdict(
 def make_pool(
     backend: str, workers: int, scheduler: str | None, files: Sequence[str] = ()
 ) -> TrialPool:
-    """Returns the pool for ``backend`` (``loky`` or ``dask``).
+    """Returns the pool for ``backend`` (``loky`` or ``dask``); for loky, the one that
+    :mod:`optimizer.prestart` started for this command line when it has ``workers``.
 
     For ``dask``, ``scheduler`` is the scheduler's address and ``files`` the data files
     that every worker must be able to read: the pool checks them before it returns, so
@@ -365,4 +367,5 @@ def make_pool(
                 "(the study file's scheduler key or --scheduler)"
             )
         return DaskPool(scheduler, files)
-    return LokyPool(workers)
+    # python -m optimizer sweep may have started these processes already (prestart).
+    return prestart.take(workers) or LokyPool(workers)

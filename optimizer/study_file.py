@@ -21,6 +21,7 @@ from typing import Any, Literal
 import yaml
 
 from optimizer.errors import StudyFileError
+from optimizer.limits import DEFAULT_WORKERS, MAX_WORKERS
 from optimizer.metrics import METRIC_KEYS
 from optimizer.search_space import ParamSpec, apply_params, get_path, grid_size
 from optimizer.seeds import MAX_SEED
@@ -45,10 +46,6 @@ __all__ = [
 #: Trials asked per round when ``batch_size`` is absent (never derived from ``workers``,
 #: so that the worker count cannot change a dev study's results).
 DEFAULT_BATCH_SIZE = 8
-
-#: The most worker processes a study may ask for: more than any one machine has cores,
-#: and a bound that keeps a typo (``workers: 1000000``) from starting a process storm.
-MAX_WORKERS = 256
 
 #: The largest trial budget (``n_trials``, ``sweep --trials``) and ``batch_size``: weeks
 #: of sweeping at the fastest rates measured, and far below what a database integer
@@ -247,7 +244,7 @@ def load_study_file(path: str | os.PathLike[str]) -> StudySpec:
     raw_base, base = _load_base_config(fname, base_path)
 
     n_trials = _int_from_1(fname, "n_trials", need("n_trials"), MAX_TRIALS)
-    workers = _int_from_1(fname, "workers", optional("workers", 1), MAX_WORKERS)
+    workers = _int_from_1(fname, "workers", optional("workers", DEFAULT_WORKERS), MAX_WORKERS)
     batch_size = _int_from_1(
         fname, "batch_size", optional("batch_size", DEFAULT_BATCH_SIZE), MAX_TRIALS
     )
