@@ -255,7 +255,7 @@ class DaskPool:
         self,
         tasks: Sequence[TrialTask],
         stop: Callable[[], bool],
-        on_outcome: Callable[[TrialOutcome], None],
+        on_outcomes: Callable[[list[TrialOutcome]], None],
     ) -> dict[int, TrialOutcome]:
         """Runs ``tasks`` on the cluster, one task per trial; returns outcomes by number."""
         self.check_workers()
@@ -311,7 +311,7 @@ class DaskPool:
                         f"{MAX_RESUBMITS + 1} times)",
                     )
                 outcomes[task.number] = outcome
-                on_outcome(outcome)
+                on_outcomes([outcome])
         finally:
             if pending:
                 self.client.cancel([f for f, _ in pending.values()])

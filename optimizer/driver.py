@@ -326,15 +326,7 @@ def run_sweep(
                         raise Interrupted("interrupted")
                     continue
 
-                def on_outcome(outcome: TrialOutcome) -> None:
-                    nonlocal best
-                    metrics = outcome.metrics
-                    if outcome.ok and metrics and is_feasible(metrics, study.constraints):
-                        score = metrics.get("score")
-                        if score is not None and (best is None or score > best):
-                            best = float(score)
-                    progress.trial_done(not outcome.ok, best)
-
+                arrivals = _Arrivals(store, study, lease, numbers, tasks, progress, best)
                 if (mirrored is None or mirrored.done()) and (
                     time.perf_counter() - mirrored_at >= MIRROR_EVERY_S
                 ):
@@ -356,18 +348,20 @@ def run_sweep(
                 try:
                     if started_run is not None:
                         assert isinstance(pool, LokyPool)
-                        outcomes = pool.finish(started_run, stop, on_outcome)
+                        outcomes = pool.finish(started_run, stop, arrivals)
                     else:
-                        outcomes = pool.run(tasks, stop, on_outcome)
+                        outcomes = pool.run(tasks, stop, arrivals)
                 except BaseException:
                     with WRITE_LOCK:
                         store.mark_waiting(study, [t.number for t in tasks], lease, numbers)
                     raise
                 report.evaluate_s += time.perf_counter() - phase
                 phase = time.perf_counter()
+                best = arrivals.best
                 results = [outcomes[t.number] for t in tasks]
+                unsaved = [o for o in results if o.number not in arrivals.saved]
                 with WRITE_LOCK:
-                    finished = store.finish_batches(study, results, lease, numbers)
+                    finished = store.finish_batches(study, unsaved, lease, numbers)
                 if not finished:
                     # Presumed dead (no heartbeat for LEASE_S), this driver lost the batch
                     # to another one, which runs it again: these results are dropped.
@@ -400,6 +394,49 @@ def run_sweep(
         return report
     finally:
         store.close()
+
+
+class _Arrivals:
+    """Takes a round's outcomes as they arrive (the pools' ``on_outcomes``): counts them
+    on the progress line, keeps the best feasible score, and stores those that arrive
+    while others of the round still run, at once, so that a ``kill -9`` of the driver
+    loses no finished trial. The round's last arrivals are stored afterwards, in the
+    transaction that releases its batches."""
+
+    def __init__(
+        self,
+        store: StudyStore,
+        study: StudyRecord,
+        lease: DriverLease,
+        batches: list[int],
+        tasks: Iterable[TrialTask],
+        progress: Progress,
+        best: float | None,
+    ) -> None:
+        self._store, self._study, self._lease, self._batches = store, study, lease, batches
+        self._progress = progress
+        self._running = {t.number for t in tasks}
+        #: The best feasible score so far (rank 1's), None before one.
+        self.best = best
+        #: The trials stored as they arrived.
+        self.saved: set[int] = set()
+
+    def __call__(self, arrived: list[TrialOutcome]) -> None:
+        for outcome in arrived:
+            self._running.discard(outcome.number)
+            metrics = outcome.metrics
+            if outcome.ok and metrics and is_feasible(metrics, self._study.constraints):
+                score = metrics.get("score")
+                if score is not None and (self.best is None or score > self.best):
+                    self.best = float(score)
+            self._progress.trial_done(not outcome.ok, self.best)
+        if self._running and arrived:
+            with WRITE_LOCK:
+                stored = self._store.finish_batches(
+                    self._study, arrived, self._lease, self._batches, release=False
+                )
+            if stored:
+                self.saved.update(o.number for o in arrived)
 
 
 def _worker_figures(report: SweepReport, pool: object) -> None:

@@ -26,6 +26,7 @@ import os
 import re
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
@@ -57,8 +58,16 @@ IDLE_TIMEOUT_S = 120
 
 _POLL_S = 0.1
 
+#: Seconds of trials that one chunk (one message each way) holds at most, at the pace
+#: seen so far: fast trials share a message, a slow one comes back on its own.
+CHUNK_S = 0.25
+
 #: Seconds ``close`` waits at most for the workers' warm-up calls (an engine import).
 WARM_UP_WAIT_S = 30
+
+
+#: Takes the outcomes that arrived together, in arrival order.
+OutcomesCallback = Callable[[list[TrialOutcome]], None]
 
 
 class TrialPool(Protocol):
@@ -68,9 +77,10 @@ class TrialPool(Protocol):
         self,
         tasks: Sequence[TrialTask],
         stop: Callable[[], bool],
-        on_outcome: Callable[[TrialOutcome], None],
+        on_outcomes: OutcomesCallback,
     ) -> dict[int, TrialOutcome]:
-        """Runs ``tasks`` and returns their outcomes by trial number."""
+        """Runs ``tasks`` and returns their outcomes by trial number; ``on_outcomes``
+        gets the outcomes that arrive together (a chunk, a trial) as they arrive."""
         ...
 
     def close(self) -> None:
@@ -142,6 +152,8 @@ class LokyPool:
         self.worker_cpu_s: dict[int, tuple[float, float]] = {}
         self.worker_engine_cpu_s: dict[int, float] = {}
         self.worker_rss_kb: dict[int, int] = {}
+        #: A moving average of the trials' durations (seconds), None before the first.
+        self._trial_s: float | None = None
         # Start the processes now: their start-up overlaps with the driver's own. They
         # are spawned with SIGINT ignored (an ignored signal stays ignored across exec,
         # and Python then installs no handler of its own), so a Ctrl-C to the process
@@ -164,10 +176,10 @@ class LokyPool:
         self,
         tasks: Sequence[TrialTask],
         stop: Callable[[], bool],
-        on_outcome: Callable[[TrialOutcome], None],
+        on_outcomes: OutcomesCallback,
     ) -> dict[int, TrialOutcome]:
         """Runs ``tasks`` in parallel, isolating the ones that were running when a worker died."""
-        return self.finish(self.start(tasks), stop, on_outcome)
+        return self.finish(self.start(tasks), stop, on_outcomes)
 
     def start(self, tasks: Sequence[TrialTask]) -> StartedRun:
         """Hands ``tasks`` to the workers and returns at once; :meth:`finish` collects them.
@@ -181,18 +193,18 @@ class LokyPool:
         self,
         started: StartedRun,
         stop: Callable[[], bool],
-        on_outcome: Callable[[TrialOutcome], None],
+        on_outcomes: OutcomesCallback,
     ) -> dict[int, TrialOutcome]:
         """Waits for a started run; returns its outcomes by trial number."""
         outcomes: dict[int, TrialOutcome] = {}
         queue: list[tuple[list[TrialTask], bool]] = []
-        self._collect(started.pending, False, stop, on_outcome, outcomes, queue)
+        self._collect(started.pending, False, stop, on_outcomes, outcomes, queue)
         while queue:
             group, isolated = queue.pop(0)
             rounds = [[task] for task in group] if isolated else [group]
             for tasks in rounds:
                 pending = self._submit(tasks, started.configs)
-                self._collect(pending, isolated, stop, on_outcome, outcomes, queue)
+                self._collect(pending, isolated, stop, on_outcomes, outcomes, queue)
         return outcomes
 
     def _submit(
@@ -203,7 +215,7 @@ class LokyPool:
         pending: dict[Future[ChunkResult], tuple[TrialChunk, list[TrialTask]]] = {}
         # Nothing to submit is a valid round: another driver may have told every trial of
         # a claimed batch between the scan's reads (several drivers on a server).
-        size = max(1, math.ceil(len(tasks) / self.workers))
+        size = max(1, min(math.ceil(len(tasks) / self.workers), self._chunk_cap()))
         for at in range(0, len(tasks), size):
             group = tasks[at : at + size]
             first = group[0]
@@ -227,7 +239,7 @@ class LokyPool:
         pending: dict[Future[ChunkResult], tuple[TrialChunk, list[TrialTask]]],
         isolated: bool,
         stop: Callable[[], bool],
-        on_outcome: Callable[[TrialOutcome], None],
+        on_outcomes: OutcomesCallback,
         outcomes: dict[int, TrialOutcome],
         queue: list[tuple[list[TrialTask], bool]],
     ) -> None:
@@ -246,18 +258,18 @@ class LokyPool:
                     broken.append((chunk, group, exc))
                     continue
                 except Exception as exc:
-                    for task in group:
-                        outcome = failed_outcome(
-                            task.number, "exception", f"{type(exc).__name__}: {exc}"
-                        )
-                        outcomes[task.number] = outcome
-                        on_outcome(outcome)
-                    continue
-                self._account(result)
-                for number, text, engine_s, duration_s in result.results:
-                    outcome = outcome_of_text(number, text, engine_s, duration_s, result.pid)
-                    outcomes[number] = outcome
-                    on_outcome(outcome)
+                    arrived = [
+                        failed_outcome(task.number, "exception", f"{type(exc).__name__}: {exc}")
+                        for task in group
+                    ]
+                else:
+                    self._account(result)
+                    arrived = [
+                        outcome_of_text(number, text, engine_s, duration_s, result.pid)
+                        for number, text, engine_s, duration_s in result.results
+                    ]
+                outcomes.update((o.number, o) for o in arrived)
+                on_outcomes(arrived)
         not_started: list[TrialTask] = []
         running: list[TrialTask] = []
         files = _crash_files(broken[0][0].crash_dir) if broken else {}
@@ -265,15 +277,15 @@ class LokyPool:
             # The dead worker's crash file names the chunk's trial that was running, if
             # any; the others had finished (their results were lost with the process)
             # or had not started: both are innocent and run again.
-            path, culprit, text = files.get(chunk.chunk_id, (None, None, ""))
+            path, culprit, text, ran_s = files.get(chunk.chunk_id, (None, None, "", 0.0))
             for task in group:
                 if task.number != culprit:
                     not_started.append(task)
                     continue
-                verdict = _crash_verdict(task, text, error, isolated)
+                verdict = _crash_verdict(task, text, error, isolated, ran_s)
                 if verdict is not None:
                     outcomes[task.number] = verdict
-                    on_outcome(verdict)
+                    on_outcomes([verdict])
                 else:
                     running.append(task)
             if path is not None:
@@ -283,8 +295,20 @@ class LokyPool:
         if not_started:
             queue.append((not_started, False))
 
+    def _chunk_cap(self) -> int:
+        """Returns the most trials a chunk may hold: about :data:`CHUNK_S` of work at the
+        pace seen so far, one before any trial came back. A chunk's results come back
+        together, so this bounds the finished work that waits in a worker unsaved."""
+        if self._trial_s is None:
+            return 1
+        return max(1, int(CHUNK_S / max(self._trial_s, 1e-6)))
+
     def _account(self, result: ChunkResult) -> None:
-        """Adds a chunk's CPU time and peak RSS to the per-worker figures."""
+        """Adds a chunk's CPU time and peak RSS to the per-worker figures and its trials'
+        durations to the pace that sizes chunks."""
+        for *_, duration_s in result.results:
+            previous = self._trial_s
+            self._trial_s = duration_s if previous is None else 0.8 * previous + 0.2 * duration_s
         first, _ = self.worker_cpu_s.get(result.pid, (result.cpu_start_s, 0.0))
         self.worker_cpu_s[result.pid] = (first, result.cpu_end_s)
         engine = self.worker_engine_cpu_s.get(result.pid, 0.0)
@@ -312,41 +336,49 @@ def _config_text(config: dict[str, Any]) -> str | dict[str, Any]:
         return config
 
 
-def _crash_files(crash_dir: str) -> dict[int, tuple[Path, int, str]]:
+def _crash_files(crash_dir: str) -> dict[int, tuple[Path, int, str, float]]:
     """Returns, per chunk id, the worker crash file that names a running trial of it:
-    the file, the trial number and what faulthandler wrote after that line."""
-    found: dict[int, tuple[Path, int, str]] = {}
+    the file, the trial number, what faulthandler wrote after that line, and how long
+    the trial had run (from the start time on that line)."""
+    found: dict[int, tuple[Path, int, str, float]] = {}
     for path in Path(crash_dir).glob("worker-*.log"):
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
         head, _, rest = text.partition("\n")
-        match = re.fullmatch(r"chunk (\d+) trial (\d+)", head.strip())
+        match = re.fullmatch(r"chunk (\d+) trial (\d+) at (\d+\.\d+)", head.strip())
         if match:
-            found[int(match.group(1))] = (path, int(match.group(2)), rest)
+            ran_s = max(0.0, time.time() - float(match.group(3)))
+            found[int(match.group(1))] = (path, int(match.group(2)), rest, ran_s)
     return found
 
 
 def _crash_verdict(
-    task: TrialTask, text: str, exc: BaseException, isolated: bool
+    task: TrialTask, text: str, exc: BaseException, isolated: bool, duration_s: float
 ) -> TrialOutcome | None:
     """Returns the failed outcome of the trial that was running when its worker died
-    (``text``: what faulthandler wrote), or None if not yet known."""
+    (``text``: what faulthandler wrote; ``duration_s``: how long it ran), or None if not
+    yet known."""
     first = text.strip().splitlines()[0] if text.strip() else ""
     if "Fatal Python error" in first:
-        return failed_outcome(task.number, "crash", f"worker process crashed: {first}")
+        return failed_outcome(
+            task.number, "crash", f"worker process crashed: {first}", duration_s=duration_s
+        )
     if first:
         # A bare traceback dump: only the SIGALRM watchdog writes one.
         return failed_outcome(
             task.number,
             "timeout",
             f"trial exceeded trial_timeout_s={task.timeout_s:g} s and was killed",
+            duration_s=duration_s,
         )
     if isolated:
         codes = re.search(r"exit codes of the workers are \{([^}]*)\}", str(exc))
         how = f" (exit code {codes.group(1)})" if codes else ""
-        return failed_outcome(task.number, "crash", f"worker process died{how}")
+        return failed_outcome(
+            task.number, "crash", f"worker process died{how}", duration_s=duration_s
+        )
     return None
 
 

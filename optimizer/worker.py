@@ -14,11 +14,11 @@ message, all their results back in one), with the engine config as JSON text tha
 worker hands to ``omega_bt.run_backtest`` unchanged and whose result text the driver
 parses, so a worker does little besides running the engine. A worker process has one
 crash file, ``worker-PID.log`` in the sweep's crash folder: a fixed-size first line,
-``chunk C trial N`` while that trial runs and ``idle`` otherwise (overwritten in place,
-so the driver knows which trial was running when the process died), then whatever
-faulthandler writes. The watchdog is a per-process interval timer (``setitimer``): at
-the deadline ``SIGALRM`` makes
-faulthandler's C-level handler dump the tracebacks into the crash file, then the
+``chunk C trial N at T`` (T: its start, epoch seconds) while that trial runs and
+``idle`` otherwise (overwritten in place, so the driver knows which trial was running
+when the process died, and for how long), then whatever faulthandler writes. The
+watchdog is a per-process interval timer (``setitimer``): at the deadline ``SIGALRM``
+makes faulthandler's C-level handler dump the tracebacks into the crash file, then the
 default action ends the process, even inside native code. (The per-trial
 ``dump_traceback_later`` of :func:`evaluate` starts and joins a watchdog thread for
 every trial: 0.2 ms on an idle machine, several ms on a busy one.)
@@ -214,13 +214,14 @@ def evaluate_chunk(chunk: TrialChunk) -> ChunkResult:
     pid = os.getpid()
     results: list[tuple[int, str | TrialOutcome, float, float]] = []
     fd = _crash_fd(chunk.crash_dir)
-    header = b"chunk %d trial %%d" % chunk.chunk_id
+    header = b"chunk %d trial %%d at %%.3f" % chunk.chunk_id
     perf_counter, process_time = time.perf_counter, time.process_time
     engine_cpu = 0.0
     try:
         for number, config in zip(chunk.numbers, chunk.configs, strict=True):
             started = perf_counter()
-            os.pwrite(fd, (header % number).ljust(CRASH_HEADER_SIZE - 1) + b"\n", 0)
+            line = header % (number, time.time())  # when it started: a crash's duration
+            os.pwrite(fd, line.ljust(CRASH_HEADER_SIZE - 1) + b"\n", 0)
             if chunk.timeout_s is not None:
                 signal.setitimer(signal.ITIMER_REAL, chunk.timeout_s)
             engine_s = 0.0
@@ -263,7 +264,8 @@ def evaluate_chunk(chunk: TrialChunk) -> ChunkResult:
 #: This process's crash file: (crash folder, file descriptor), opened on first use.
 _CRASH: tuple[str, int] | None = None
 
-#: The size of a crash file's first line (``chunk C trial N`` or ``idle``, padded).
+#: The size of a crash file's first line (``chunk C trial N at T``, T its start in epoch
+#: seconds, or ``idle``, padded).
 CRASH_HEADER_SIZE = 64
 _IDLE = b"idle".ljust(CRASH_HEADER_SIZE - 1) + b"\n"
 

@@ -60,7 +60,7 @@ def _same(stored: Any, replayed: Any) -> bool:
 def replay_trial(trial: TrialRecord, out_dir: Path) -> dict[str, Any]:
     """Re-runs ``trial`` with trades and equity on, writes the four artifacts into
     ``out_dir`` and returns the engine result; raises :class:`ReplayMismatch` when a
-    metric or the config hash differs from the stored ones."""
+    metric, the config hash or the seed differs from the stored ones."""
     import bt
 
     config = dict(trial.resolved_config or trial.config)
@@ -82,6 +82,9 @@ def replay_trial(trial: TrialRecord, out_dir: Path) -> dict[str, Any]:
     replay_hash = (result.get("meta") or {}).get("config_hash")
     if trial.config_hash and replay_hash != trial.config_hash:
         diffs.append(f"config_hash stored {trial.config_hash} replayed {replay_hash}")
+    replay_seed = config.get("rng_seed")
+    if trial.seed is not None and replay_seed != trial.seed:
+        diffs.append(f"seed stored {trial.seed} replayed {replay_seed} (the config's rng_seed)")
     if diffs:
         raise ReplayMismatch(
             f"trial {trial.number}: replay differs from the stored trial: " + "; ".join(diffs)

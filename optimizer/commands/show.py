@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from optimizer.commands._base import Command, add_storage_argument, open_study
 from optimizer.errors import BadInputError
 from optimizer.ranking import rank_trials
-from optimizer.report import leaderboard_csv, leaderboard_json, leaderboard_table, render_table
+from optimizer.report import (
+    leaderboard_csv,
+    leaderboard_json,
+    leaderboard_rows,
+    leaderboard_table,
+    render_table,
+)
 from optimizer.storage import StudyRecord, StudyStore
 
 __all__ = ["ShowCommand", "print_leaderboard"]
@@ -73,13 +80,36 @@ class ShowCommand(Command):
         """Prints the leaderboard (and the failures with --failed)."""
         if args.top < 0:
             raise BadInputError(f"--top {args.top}: expected an integer >= 0")
+        if args.failed and args.format == "csv":
+            raise BadInputError(
+                "--failed: expected --format table or json (a CSV file holds one table; "
+                "the failed trials have other columns)"
+            )
         store, study = open_study(args.study, args.storage)
         try:
+            if args.failed and args.format == "json":
+                # One JSON document: the leaderboard and the failures side by side.
+                ranked = rank_trials(store.trials(study), study.constraints)
+                shown = ranked[: args.top] if args.top > 0 else ranked
+                failed = [
+                    {
+                        "number": t.number,
+                        "seed": t.seed,
+                        "error_category": t.error_category,
+                        "error_message": t.error_message,
+                    }
+                    for t in store.trials(study, states=["FAIL"])
+                ]
+                document = {"leaderboard": leaderboard_rows(shown), "failed": failed}
+                print(json.dumps(document, indent=2))
+                return 0
             print_leaderboard(store, study, top=args.top, fmt=args.format)
             if args.failed:
-                failed = store.trials(study, states=["FAIL"])
-                print(f"\n{len(failed)} failed trials:")
-                rows = [[t.number, t.seed, t.error_category, t.error_message] for t in failed]
+                failed_trials = store.trials(study, states=["FAIL"])
+                print(f"\n{len(failed_trials)} failed trials:")
+                rows = [
+                    [t.number, t.seed, t.error_category, t.error_message] for t in failed_trials
+                ]
                 if rows:
                     print(render_table(["trial", "seed", "category", "message"], rows))
         finally:

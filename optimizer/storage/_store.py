@@ -383,20 +383,23 @@ class StudyStore:
         outcomes: Sequence[TrialOutcome],
         lease: DriverLease | None = None,
         batches: Sequence[int] = (),
+        *,
+        release: bool = True,
     ) -> bool:
         """Records the outcomes of one or more batches in one transaction (then call
         :meth:`sync_optuna`).
 
         With ``lease`` and ``batches``, only while every one of the batches is still this
-        driver's (they are released in the same transaction); returns False, storing
-        nothing, when another driver took one over (this one was presumed dead): a trial
-        is never counted twice.
+        driver's (they are released in the same transaction, unless ``release`` is false:
+        the outcomes of a batch that is still running); returns False, storing nothing,
+        when another driver took one over (this one was presumed dead): a trial is never
+        counted twice.
         """
         now = _now()
         try:
             with self.engine.begin() as conn:
                 if lease is not None and batches:
-                    self._release(conn, study, batches, lease)
+                    self._release(conn, study, batches, lease, keep=not release)
                 # One Core UPDATE, executed once per trial with its values (executemany):
                 # no loaded rows, no ORM unit of work.
                 changes = [
@@ -660,10 +663,17 @@ class StudyStore:
         return True
 
     def _release(
-        self, conn: Connection, study: StudyRecord, numbers: Sequence[int], lease: DriverLease
+        self,
+        conn: Connection,
+        study: StudyRecord,
+        numbers: Sequence[int],
+        lease: DriverLease,
+        *,
+        keep: bool = False,
     ) -> None:
-        """Releases the batches ``numbers``; raises :class:`_Lost` (to roll the
-        transaction back) unless every one of them was still this driver's."""
+        """Releases the batches ``numbers`` (with ``keep``, only checks that they are held);
+        raises :class:`_Lost` (to roll the transaction back) unless every one of them was
+        still this driver's."""
         released = conn.execute(
             update(_BATCHES)
             .where(
@@ -671,7 +681,7 @@ class StudyStore:
                 _BATCHES.c.batch.in_(list(numbers)),
                 _BATCHES.c.driver_id == lease.id,
             )
-            .values(driver_id=None)
+            .values(driver_id=lease.id if keep else None)
         )
         if released.rowcount != len(set(numbers)):
             raise _Lost

@@ -7,6 +7,7 @@ the driver, the worker processes, loky and SQLite are all real.
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,7 @@ def test_a_runaway_trial_is_killed_without_orphans(write_study: StudyWriter, mar
     got = trials_of(storage_of(path))
     assert got[2].state == "FAIL" and got[2].error_category == "timeout"
     assert "trial_timeout_s=2" in (got[2].error_message or "")
+    assert got[2].duration_s is not None and got[2].duration_s >= 1.9  # how long it ran
     assert all(got[n].state == "COMPLETE" for n in (0, 1, 3, 4, 5))
     assert marked_processes(marker) == []
 
@@ -122,6 +124,13 @@ def test_engine_errors_are_recorded(write_study: StudyWriter) -> None:
     assert by_params[("2031", "none")].error_category == "market_data"
     shown = run_cli("show", str(path), "--failed")
     assert shown.returncode == 0 and "market_data" in shown.stdout
+    document = json.loads(run_cli("show", str(path), "--failed", "--format", "json").stdout)
+    assert {f["error_category"] for f in document["failed"]} == {"config", "market_data"}
+    assert [row["number"] for row in document["leaderboard"]] == [
+        row["number"] for row in json.loads(run_cli("show", str(path), "--format", "json").stdout)
+    ]
+    refused = run_cli("show", str(path), "--failed", "--format", "csv")
+    assert refused.returncode == 2 and "--failed: expected --format table or json" in refused.stderr
 
 
 def test_a_round_with_no_trial_left_to_run_returns_at_once() -> None:

@@ -78,6 +78,32 @@ def test_sigkill_of_the_driver_then_resume(
         assert after[number][:7] == row[:7]
 
 
+def test_trials_that_finished_beside_a_slow_one_survive_a_kill(
+    write_study: StudyWriter, tmp_path: Path, marker: str
+) -> None:
+    """Trials 0-6 finish in milliseconds, trial 7 of the same batch takes 60 s: a kill -9
+    while it runs keeps 0-6 (stored as they came back), and --resume runs only trial 7."""
+    study = write_study(n_trials=8, batch_size=8, workers=2)
+    url = storage_of(study)
+    slow = {FAULTS_ENV: "7:sleep=60"}
+    proc = start_cli("sweep", str(study), **slow, **marker_env(marker))
+    wait_until(lambda: count_states(url).get("COMPLETE", 0) == 7, 120, "7 stored trials")
+    time.sleep(0.5)  # nothing more is stored while trial 7 runs
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    proc.communicate()
+    assert count_states(url) == {"COMPLETE": 7, "RUNNING": 1}
+    before = result_table(url, "test-study")
+    wait_until(lambda: marked_processes(marker) == [], 10, "the orphaned workers to exit")
+    resumed = run_cli("sweep", str(study), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "1 trials run" in resumed.stdout or "1 trial run" in resumed.stdout, resumed.stdout
+    after = result_table(url, "test-study")
+    assert after == reference(study, tmp_path)
+    for row in before[:7]:  # unchanged (ranks aside: trial 7 joins them)
+        assert after[row[0]][:7] == row[:7]
+
+
 def test_ctrl_c_stops_quickly_and_resumes(
     write_study: StudyWriter, tmp_path: Path, marker: str
 ) -> None:

@@ -180,11 +180,15 @@ def test_replay_fails_loudly_on_a_metric_mismatch(write_study: StudyWriter, tmp_
     conn = sqlite3.connect(url.removeprefix("sqlite:///"))
     with conn:
         conn.execute("UPDATE omega_trials SET profit_net = profit_net + 1 WHERE number = 2")
+        conn.execute("UPDATE omega_trials SET seed = seed + 1 WHERE number = 3")
     conn.close()
     out = str(tmp_path / "replays")
     bad = run_cli("replay", str(path), "--trial", "2", "--out", out)
     assert bad.returncode == 1
     assert "trial 2: replay differs" in bad.stderr and "profit_net stored" in bad.stderr
+    # The seed column is checked too: the replay runs the config's rng_seed.
+    reseeded = run_cli("replay", str(path), "--trial", "3", "--out", out)
+    assert reseeded.returncode == 1 and "seed stored" in reseeded.stderr, reseeded.stderr
     good = run_cli("replay", str(path), "--trial", "1", "--out", out)
     assert good.returncode == 0, good.stderr
     missing = run_cli("replay", str(path), "--trial", "99")
