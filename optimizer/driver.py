@@ -216,7 +216,8 @@ def run_sweep(
             f"--trials {total}: expected at most the grid size "
             f"{grid_size(str(spec.file), spec.search_space)} for sampler grid"
         )
-    n_workers = workers if workers is not None else spec.workers
+    # No more processes than trials to run: the others would only start and idle.
+    n_workers = min(workers if workers is not None else spec.workers, total)
     progress = progress or LineProgress()
     stop = stop or (lambda: False)
     faults = os.environ.get(FAULTS_ENV) or None

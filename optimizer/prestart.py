@@ -66,6 +66,11 @@ def sweep_workers(argv: Sequence[str]) -> int | None:
         workers = int(workers)
     if type(workers) is not int or not 1 <= workers <= MAX_WORKERS:
         return None
+    trials: Any = options.get("--trials") or study.get("n_trials")
+    if isinstance(trials, str) and trials.isdigit():
+        trials = int(trials)
+    if type(trials) is int and trials >= 1:
+        workers = min(workers, trials)  # as the sweep caps it
     return workers
 
 

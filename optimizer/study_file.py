@@ -540,11 +540,27 @@ def data_files(base: dict[str, Any], space: Iterable[ParamSpec]) -> list[tuple[s
         tfs = set(_possible_values(base, space, "data.primary_tf"))
         if "trend" in _possible_values(base, space, "strategy.params.htf_filter"):
             tfs.add("D1")
+        base_symbol = get_path(base, "symbol")[1]
+        base_tf = get_path(base, "data.primary_tf")[1]
         for symbol in symbols:
             for tf in sorted(tfs, key=str):
+                # Named after what asks for the file: a searched symbol or timeframe (or
+                # a searched trend filter, for D1), else the base config's data.dir.
+                if symbol != base_symbol:
+                    key = "search_space.symbol"
+                elif tf != base_tf and tf != "D1":
+                    key = "search_space.data.primary_tf"
+                elif (
+                    tf == "D1"
+                    and tf != base_tf
+                    and _possible_values(base, (), "strategy.params.htf_filter") != ["trend"]
+                ):
+                    key = "search_space.strategy.params.htf_filter"
+                else:
+                    key = "base_config: data.dir"
                 for side in ("BID", "ASK"):
                     file = Path(data["dir"]) / f"{symbol}_{tf}_{side}.parquet"
-                    files.append(("base_config: data.dir", str(file)))
+                    files.append((key, str(file)))
     for dotted in ("costs.symbol_specs", "costs.execution_costs", "news.file"):
         found, value = get_path(base, dotted)
         if found and isinstance(value, str):
@@ -559,7 +575,8 @@ def _check_data_files(fname: str, base: dict[str, Any], space: tuple[ParamSpec, 
         raise StudyFileError(fname, "base_config", "a config with data.dir (ENGINE §0)")
     for key, path in data_files(base, space):
         if not Path(path).is_file():
-            expected = "an existing data file" if key.endswith("data.dir") else "an existing file"
+            data_file = key.endswith("data.dir") or key.startswith("search_space.")
+            expected = "an existing data file" if data_file else "an existing file"
             raise StudyFileError(fname, key, expected, path)
 
 

@@ -34,6 +34,8 @@ def no_early_pool() -> Iterator[None]:
         ({"workers": 257}, [], None),
         ({"workers": "two"}, [], None),
         ({}, ["--workers", "many"], None),
+        ({}, ["--workers", "8", "--trials", "3"], 3),  # no more processes than trials
+        ({"n_trials": 1}, [], 1),
     ],
 )
 def test_the_worker_count_is_read_from_the_arguments_and_the_file(

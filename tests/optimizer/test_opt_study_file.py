@@ -393,7 +393,10 @@ def test_d1_files_are_needed_only_for_the_trend_filter(
     files = ["EURUSD_M5_BID.parquet", "EURUSD_M5_ASK.parquet"]
     config = _config_with_data(tmp_path, base_config, files, "none")
     load_study_file(write_study(base_config=str(config)))
-    with pytest.raises(StudyFileError, match=r"data.dir: expected an existing data file.*D1_BID"):
+    with pytest.raises(
+        StudyFileError,
+        match=r"search_space.strategy.params.htf_filter: expected an existing data file.*D1_BID",
+    ):
         load_study_file(
             write_study(
                 base_config=str(config),
@@ -407,6 +410,31 @@ def test_d1_files_are_needed_only_for_the_trend_filter(
                 ),
             )
         )
+
+
+@pytest.mark.parametrize(
+    ("path", "choices", "missing"),
+    [
+        ("symbol", ["EURUSD", "GBPUSD"], "GBPUSD_M5_BID"),
+        ("data.primary_tf", ["M5", "H1"], "EURUSD_H1_BID"),
+    ],
+)
+def test_a_missing_file_that_a_searched_value_asks_for_names_that_entry(
+    write_study: StudyWriter,
+    base_config: Path,
+    tmp_path: Path,
+    path: str,
+    choices: list[str],
+    missing: str,
+) -> None:
+    config = _config_with_data(
+        tmp_path, base_config, ["EURUSD_M5_BID.parquet", "EURUSD_M5_ASK.parquet"], "none"
+    )
+    entry = {path: {"type": "categorical", "choices": choices}}
+    with pytest.raises(
+        StudyFileError, match=rf"search_space.{path}: expected an existing data file.*{missing}"
+    ):
+        load_study_file(write_study(base_config=str(config), search_space=space(**entry)))
 
 
 def test_yaml_is_never_evaluated(tmp_path: Path) -> None:

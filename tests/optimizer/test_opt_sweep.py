@@ -39,6 +39,14 @@ def sweep(study_file: Path, url: str, **kwargs: object) -> None:
     run_sweep(spec, storage_url=url, progress=LineProgress(io.StringIO()), **kwargs)  # type: ignore[arg-type]
 
 
+def test_no_more_worker_processes_than_trials(write_study: StudyWriter) -> None:
+    path = write_study(n_trials=2, batch_size=2, workers=4)
+    report = run_sweep(
+        load_study_file(path), storage_url=storage_of(path), progress=LineProgress(io.StringIO())
+    )
+    assert report.workers == 2 and report.ran == 2
+
+
 def test_workers_do_not_change_the_results(write_study: StudyWriter, tmp_path: Path) -> None:
     study = write_study()
     one, two = f"sqlite:///{tmp_path / 'w1.db'}", f"sqlite:///{tmp_path / 'w2.db'}"
