@@ -211,10 +211,11 @@ def run_sweep(
     total = n_trials if n_trials is not None else spec.n_trials
     if not 1 <= total <= MAX_TRIALS:
         raise BadInputError(f"--trials {total}: expected an integer from 1 to {MAX_TRIALS:,}")
-    if spec.sampler.name == "grid" and total > grid_size(str(spec.file), spec.search_space):
+    if spec.sampler.name == "grid" and total > (
+        size := grid_size(str(spec.file), spec.search_space)
+    ):
         raise BadInputError(
-            f"--trials {total}: expected at most the grid size "
-            f"{grid_size(str(spec.file), spec.search_space)} for sampler grid"
+            f"--trials {total}: expected at most the grid size {size} for sampler grid"
         )
     # No more processes than trials to run: the others would only start and idle.
     n_workers = min(workers if workers is not None else spec.workers, total)

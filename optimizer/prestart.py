@@ -57,21 +57,22 @@ def sweep_workers(argv: Sequence[str]) -> int | None:
     study = _read_mapping(Path(positional[0]))
     if study is None or (study.get("backend") or "loky") != "loky":  # null: the default
         return None
-    workers: Any = options.get("--workers")
-    if workers is None:
-        workers = study.get("workers")
-        if workers is None:
-            workers = DEFAULT_WORKERS
-    if isinstance(workers, str) and workers.isdigit():
-        workers = int(workers)
-    if type(workers) is not int or not 1 <= workers <= MAX_WORKERS:
+    given = options.get("--workers")
+    workers = _count(given if given is not None else study.get("workers"), DEFAULT_WORKERS)
+    if workers is None or workers > MAX_WORKERS:
         return None
-    trials: Any = options.get("--trials") or study.get("n_trials")
-    if isinstance(trials, str) and trials.isdigit():
-        trials = int(trials)
-    if type(trials) is int and trials >= 1:
-        workers = min(workers, trials)  # as the sweep caps it
-    return workers
+    trials = _count(options.get("--trials") or study.get("n_trials"), None)
+    return workers if trials is None else min(workers, trials)  # as the sweep caps it
+
+
+def _count(value: Any, default: int | None) -> int | None:
+    """Returns ``value`` (an int, or digits from the command line) when it is >= 1,
+    ``default`` when it is None, else None."""
+    if value is None:
+        return default
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    return value if type(value) is int and value >= 1 else None
 
 
 def _read_mapping(path: Path) -> dict[str, Any] | None:

@@ -553,7 +553,7 @@ def data_files(base: dict[str, Any], space: Iterable[ParamSpec]) -> list[tuple[s
                 elif (
                     tf == "D1"
                     and tf != base_tf
-                    and _possible_values(base, (), "strategy.params.htf_filter") != ["trend"]
+                    and get_path(base, "strategy.params.htf_filter")[1] != "trend"
                 ):
                     key = "search_space.strategy.params.htf_filter"
                 else:

@@ -7,7 +7,7 @@ import json
 
 from optimizer.commands._base import Command, add_storage_argument, open_study
 from optimizer.errors import BadInputError
-from optimizer.ranking import rank_trials
+from optimizer.ranking import RankedTrial, rank_trials
 from optimizer.report import (
     leaderboard_csv,
     leaderboard_json,
@@ -15,16 +15,27 @@ from optimizer.report import (
     leaderboard_table,
     render_table,
 )
-from optimizer.storage import StudyRecord, StudyStore
+from optimizer.storage import StudyRecord, StudyStore, TrialRecord
 
 __all__ = ["ShowCommand", "print_leaderboard"]
 
 
-def print_leaderboard(store: StudyStore, study: StudyRecord, *, top: int, fmt: str) -> None:
-    """Prints the top ``top`` trials of ``study`` (0: all) in format ``fmt``."""
+#: The columns of a failed trial, as ``show --failed`` lists it.
+_FAILED_COLUMNS = ("number", "seed", "error_category", "error_message")
+
+
+def _ranked(
+    store: StudyStore, study: StudyRecord, top: int
+) -> tuple[list[TrialRecord], list[RankedTrial]]:
+    """Returns the trials of ``study`` and the top ``top`` (0: all) ranked ones."""
     trials = store.trials(study)
     ranked = rank_trials(trials, study.constraints)
-    shown = ranked[:top] if top > 0 else ranked
+    return trials, ranked[:top] if top > 0 else ranked
+
+
+def print_leaderboard(store: StudyStore, study: StudyRecord, *, top: int, fmt: str) -> None:
+    """Prints the top ``top`` trials of ``study`` (0: all) in format ``fmt``."""
+    trials, shown = _ranked(store, study, top)
     paths = [p["path"] for p in study.search_space]
     if fmt == "json":
         print(leaderboard_json(shown))
@@ -87,31 +98,26 @@ class ShowCommand(Command):
             )
         store, study = open_study(args.study, args.storage)
         try:
-            if args.failed and args.format == "json":
-                # One JSON document: the leaderboard and the failures side by side.
-                ranked = rank_trials(store.trials(study), study.constraints)
-                shown = ranked[: args.top] if args.top > 0 else ranked
-                failed = [
-                    {
-                        "number": t.number,
-                        "seed": t.seed,
-                        "error_category": t.error_category,
-                        "error_message": t.error_message,
-                    }
+            failed_rows = (
+                [
+                    [getattr(t, c) for c in _FAILED_COLUMNS]
                     for t in store.trials(study, states=["FAIL"])
                 ]
+                if args.failed
+                else []
+            )
+            if args.failed and args.format == "json":
+                # One JSON document: the leaderboard and the failures side by side.
+                _, shown = _ranked(store, study, args.top)
+                failed = [dict(zip(_FAILED_COLUMNS, row, strict=True)) for row in failed_rows]
                 document = {"leaderboard": leaderboard_rows(shown), "failed": failed}
                 print(json.dumps(document, indent=2))
                 return 0
             print_leaderboard(store, study, top=args.top, fmt=args.format)
             if args.failed:
-                failed_trials = store.trials(study, states=["FAIL"])
-                print(f"\n{len(failed_trials)} failed trials:")
-                rows = [
-                    [t.number, t.seed, t.error_category, t.error_message] for t in failed_trials
-                ]
-                if rows:
-                    print(render_table(["trial", "seed", "category", "message"], rows))
+                print(f"\n{len(failed_rows)} failed trials:")
+                if failed_rows:
+                    print(render_table(["trial", "seed", "category", "message"], failed_rows))
         finally:
             store.close()
         return 0

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use omega_data::{BidAskSeries, DataError, FileInfo, NewsCalendar, load_bid_ask, load_news};
+use omega_data::{BidAskSeries, DataError, FileInfo, NewsCalendar, count_gaps, load_bid_ask, load_news};
 use omega_types::{NANOS_PER_MINUTE, OhlcView, Timeframe};
 use serde_json::{Value, json};
 
@@ -77,8 +77,7 @@ impl Market {
     /// duration apart (weekends, holidays), as `bars` counts the bars in range.
     #[must_use]
     pub fn gaps(&self) -> usize {
-        let duration = self.primary.timeframe.duration_ns();
-        self.timestamps().windows(2).filter(|w| w[1] - w[0] > duration).count()
+        count_gaps(self.timestamps(), self.primary.timeframe)
     }
 
     /// Returns the primary bar open times in range.

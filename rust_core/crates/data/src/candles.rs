@@ -38,8 +38,14 @@ pub struct BidAskSeries {
     pub bid_file: FileInfo,
     /// The ASK file's facts.
     pub ask_file: FileInfo,
-    /// Number of gaps: consecutive bars more than one bar duration apart.
-    pub gaps: usize,
+}
+
+/// Returns the number of gaps in `timestamps` (bar open times at `timeframe`):
+/// consecutive bars more than one bar duration apart (weekends, holidays).
+#[must_use]
+pub fn count_gaps(timestamps: &[i64], timeframe: Timeframe) -> usize {
+    let duration = timeframe.duration_ns();
+    timestamps.windows(2).filter(|w| w[1] - w[0] > duration).count()
 }
 
 /// Returns `{dir}/{SYMBOL}_{TF}_{SIDE}.parquet`.
@@ -85,9 +91,7 @@ fn read_pair(dir: &Path, symbol: &str, timeframe: Timeframe) -> Result<BidAskSer
     let (ask_ts, ask, ask_file) = load_side(&ask_path, timeframe)?;
     check_alignment(&bid_path, &ask_path, &bid_ts, &ask_ts)?;
     check_spread(&ask_path, &bid, &ask)?;
-    let duration = timeframe.duration_ns();
-    let gaps = bid_ts.windows(2).filter(|w| w[1] - w[0] > duration).count();
-    Ok(BidAskSeries { timeframe, timestamps: bid_ts, bid, ask, bid_file, ask_file, gaps })
+    Ok(BidAskSeries { timeframe, timestamps: bid_ts, bid, ask, bid_file, ask_file })
 }
 
 fn load_side(path: &Path, timeframe: Timeframe) -> Result<(Vec<i64>, Ohlc, FileInfo), DataError> {

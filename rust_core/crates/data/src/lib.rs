@@ -14,7 +14,7 @@ mod error;
 mod news;
 mod parquet_file;
 
-pub use candles::{BidAskSeries, FileInfo, load_bid_ask, load_bid_ask_uncached, side_path};
+pub use candles::{BidAskSeries, FileInfo, count_gaps, load_bid_ask, load_bid_ask_uncached, side_path};
 pub use error::DataError;
 pub use news::{Impact, NewsCalendar, NewsEvent, load_news};
 pub use omega_types::Ohlc;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use arrow_array::{
     ArrayRef, Float64Array, Int64Array, StringArray, TimestampMillisecondArray, TimestampNanosecondArray,
 };
-use omega_data::{DataError, Impact, load_bid_ask, load_news, side_path};
+use omega_data::{DataError, Impact, count_gaps, load_bid_ask, load_news, side_path};
 use omega_types::Timeframe;
 use sha2::{Digest, Sha256};
 
@@ -172,7 +172,7 @@ fn valid_pair_loads_with_file_facts() {
     assert_eq!(series.bid.len(), 12);
     assert_eq!(series.ask.len(), 12);
     assert!((series.ask.close[3] - series.bid.close[3] - SPREAD).abs() < 1e-12);
-    assert_eq!(series.gaps, 0);
+    assert_eq!(count_gaps(&series.timestamps, series.timeframe), 0);
     for (info, path, name) in [
         (&series.bid_file, &bid_path, "EURUSD_M5_BID.parquet"),
         (&series.ask_file, &ask_path, "EURUSD_M5_ASK.parquet"),
@@ -205,7 +205,7 @@ fn empty_files_load_with_no_rows() {
     assert_eq!(series.bid_file.rows, 0);
     assert_eq!(series.bid_file.first_ns, None);
     assert_eq!(series.bid_file.last_ns, None);
-    assert_eq!(series.gaps, 0);
+    assert_eq!(count_gaps(&series.timestamps, series.timeframe), 0);
 }
 
 #[test]
@@ -678,7 +678,7 @@ fn gaps_are_counted_not_rejected() {
     let bid = Bars::bid_at(ts.clone());
     stub::write_pair(dir.path(), Timeframe::M5, &bid, &bid.ask());
     let series = load_bid_ask(dir.path(), SYMBOL, Timeframe::M5).expect("gaps are allowed");
-    assert_eq!(series.gaps, 2);
+    assert_eq!(count_gaps(&series.timestamps, series.timeframe), 2);
     assert_eq!(series.timestamps, ts);
     assert_eq!(series.bid_file.last_ns, Some(T0 + 2 * D1 + M5));
 }
