@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -278,25 +277,27 @@ def set_path(config: dict[str, Any], dotted: str, value: Any) -> None:
     node[leaf] = value
 
 
-def _copy_tree(value: Any) -> Any:
-    """Returns a copy of a JSON-like value: new dicts and lists all the way down, anything
-    else shared (about five times faster than ``copy.deepcopy``, which a sweep paid for
-    every trial's config)."""
-    kind = type(value)
-    if kind is dict:
-        return {key: _copy_tree(item) for key, item in value.items()}
-    if kind is list:
-        return [_copy_tree(item) for item in value]
-    return copy.deepcopy(value) if kind not in _SHARED_TYPES else value
-
-
-#: Values that :func:`_copy_tree` shares rather than copies (immutable).
-_SHARED_TYPES = frozenset({str, int, float, bool, type(None)})
-
-
 def apply_params(base: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    """Returns a deep copy of ``base`` with every ``path -> value`` of ``params`` set."""
-    config: dict[str, Any] = _copy_tree(dict(base))
+    """Returns ``base`` with every ``path -> value`` of ``params`` set, leaving ``base``
+    unchanged.
+
+    Only the objects on the parameters' paths are new (the top level and each dict a
+    path goes through, copied once); every other subtree is shared with ``base``. A
+    sweep built each trial's config this way instead of deep-copying the whole base
+    config, which was a tenth of the driver's time per trial. The result must therefore
+    be treated as read-only below its top level, as everything that reads trial configs
+    does (they are serialized, stored and sent to the workers).
+    """
+    config = dict(base)
+    copied = {id(config)}
     for path, value in params.items():
-        set_path(config, path, value)
+        *head, leaf = path.split(".")
+        node = config
+        for part in head:
+            child = node[part]
+            if id(child) not in copied:
+                child = node[part] = dict(child)
+                copied.add(id(child))
+            node = child
+        node[leaf] = value
     return config

@@ -13,6 +13,7 @@ from opt_support import REPO, SEARCH_SPACE, StudyWriter, run_cli
 
 from optimizer.cli import main
 from optimizer.errors import StudyFileError
+from optimizer.search_space import apply_params
 from optimizer.study_file import load_study_file
 
 
@@ -32,6 +33,26 @@ def test_a_valid_study_loads(write_study: StudyWriter) -> None:
     assert [p.path for p in spec.search_space] == list(SEARCH_SPACE)
     assert spec.base_config["data"]["dir"].startswith("/")
     assert spec.batch_size == 4 and spec.constraints == {"min_trades": 3.0}
+
+
+def test_trial_configs_set_their_params_and_leave_the_base_alone() -> None:
+    base = {
+        "strategy": {"params": {"z_window": 48, "sizing": {"mode": "risk_pct"}}, "name": "m"},
+        "sessions": [{"start": "07:00"}],
+        "data": {"dir": "d"},
+    }
+    before = json.dumps(base, sort_keys=True)
+    one = apply_params(base, {"strategy.params.z_window": 60, "strategy.name": "n"})
+    two = apply_params(base, {"strategy.params.z_window": 90})
+    assert json.dumps(base, sort_keys=True) == before
+    assert one["strategy"] == {
+        "params": {"z_window": 60, "sizing": {"mode": "risk_pct"}},
+        "name": "n",
+    }
+    assert two["strategy"]["params"]["z_window"] == 90 and two["strategy"]["name"] == "m"
+    # Setting a top-level key of one trial's config touches neither the base nor another.
+    one["data"] = {"dir": "elsewhere"}
+    assert base["data"] == {"dir": "d"} == two["data"]
 
 
 Case = tuple[dict[str, Any], str, str]
