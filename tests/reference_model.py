@@ -15,6 +15,7 @@ and the metrics of §7, all with the output rounding of §10 applied.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,24 +122,34 @@ def round_out(x: float | None, decimals: int) -> float | None:
     return math.copysign(math.floor(abs(x) * scale + 0.5) / scale, x) + 0.0
 
 
-def tick_decimals(tick_size: float) -> int:
-    """Decimals of a tick (0.00001 -> 5): prices in trades.json carry them (§10)."""
-    return max(0, round(-math.log10(tick_size)))
+def tick_decimals(tick_size: float) -> int | None:
+    """Decimals that write every price of the tick grid exactly (0.00001 -> 5, 0.25 -> 2),
+    None when no form of at most 15 places does (1/3): prices carry them (§10)."""
+    rest = int(round_half_away(1.0 / tick_size))
+    counts = {2: 0, 5: 0}
+    for factor in counts:
+        while rest % factor == 0:
+            rest //= factor
+            counts[factor] += 1
+    decimals = max(counts.values())
+    return decimals if rest == 1 and decimals <= 15 else None
 
 
 # ----------------------------------------------------------------------- indicators
 
 
-def zscores(mid_close: list[float], window: int) -> list[float | None]:
+def zscores(mid_close: list[float], window: int, resolution: float = 0.0) -> list[float | None]:
     """§3: z of ``mid_close`` over the last ``window`` bars, population std, two passes.
 
-    choices (z-score): std == 0 exactly when every value in the window is equal; z is
-    then undefined (None), as it is before ``k = window - 1``.
+    choices (z-score): std == 0 exactly when every value in the window is equal, two
+    neighbours counting as equal within ``resolution`` (a quarter tick: one mid price
+    from two bid/ask splits can be two neighbouring doubles); z is then undefined (None),
+    as it is before ``k = window - 1``.
     """
     out: list[float | None] = [None] * len(mid_close)
     for k in range(window - 1, len(mid_close)):
         values = mid_close[k - window + 1 : k + 1]
-        if all(v == values[0] for v in values):
+        if all(abs(b - a) <= resolution for a, b in itertools.pairwise(values)):
             continue
         mean = seq_sum(values) / window
         std = math.sqrt(seq_sum((v - mean) * (v - mean) for v in values) / window)
@@ -146,21 +157,16 @@ def zscores(mid_close: list[float], window: int) -> list[float | None]:
     return out
 
 
-def is_residue_window(values: list[float]) -> bool:
-    """Values that are not all equal but differ by float residue only (e.g. two mids
-    ``(bid + ask) / 2`` of the same decimal price from different BID/ASK splits)."""
-    spread = max(values) - min(values)
-    return 0 < spread <= 1e-9 * abs(values[0])
-
-
 def wilder_atr(
-    high: list[float], low: list[float], close: list[float], length: int
+    high: list[float], low: list[float], close: list[float], length: int, resolution: float = 0.0
 ) -> list[float | None]:
-    """§3: Wilder ATR on mid OHLC, defined from ``k = length - 1``."""
+    """§3: Wilder ATR on mid OHLC, defined from ``k = length - 1``; a true range of at
+    most ``resolution`` is 0 (a bar that did not move, whatever residue its mids carry)."""
     true_ranges = [high[0] - low[0]]
     for k in range(1, len(high)):
         prev = close[k - 1]
         true_ranges.append(max(high[k] - low[k], abs(high[k] - prev), abs(low[k] - prev)))
+    true_ranges = [tr if tr > resolution else 0.0 for tr in true_ranges]
     out: list[float | None] = [None] * len(high)
     if len(high) < length:
         return out
@@ -280,8 +286,7 @@ class ModelResult:
     equity: dict[str, list[Any]]  # timestamp_ns, balance, equity (2 decimals)
     metrics: dict[str, Any]
     # Bars whose z decision is a floating-point tie the contract does not decide (a z
-    # within 1e-9 of its threshold, or a window whose values differ only by rounding
-    # residue); an engine may legitimately decide these either way.
+    # within 1e-9 of its threshold); an engine may legitimately decide these either way.
     ties: list[tuple[int, str]] = field(default_factory=list)
 
 
@@ -314,8 +319,9 @@ def run_model(
 
     # §3 indicators on mid prices, over all bars in range (choices: Range).
     mid_close = bars.mid("close")
-    z = zscores(mid_close, p["z_window"])
-    atr = wilder_atr(bars.mid("high"), bars.mid("low"), mid_close, p["atr_length"])
+    resolution = spec.tick_size / 4  # mids lie on a half-tick grid
+    z = zscores(mid_close, p["z_window"], resolution)
+    atr = wilder_atr(bars.mid("high"), bars.mid("low"), mid_close, p["atr_length"], resolution)
 
     # §3 HTF EMA on the whole D1 mid_close; §2 completeness: open + 1 day <= decision time.
     use_htf = p["htf_filter"] == "trend"
@@ -501,14 +507,11 @@ def run_model(
         rows.append((t_k, balance, equity))
 
         # Test bookkeeping, not a rule: note z decisions that are floating-point ties.
-        window = mid_close[max(0, k - p["z_window"] + 1) : k + 1]
-        residue = z[k] is not None and is_residue_window(window)
-
         # Signal exits (§4 z_exit; choices: Signal exits), queued for k+1.
         if p["z_exit"] is not None and z[k] is not None:
             for pos in positions:
                 long = pos.order.direction == "long"
-                if residue or abs(z[k] - (-p["z_exit"] if long else p["z_exit"])) <= 1e-9:
+                if abs(z[k] - (-p["z_exit"] if long else p["z_exit"])) <= 1e-9:
                     ties.append((k, "signal exit"))
                 if (long and z[k] >= -p["z_exit"]) or (not long and z[k] <= p["z_exit"]):
                     queued_exits.append(pos)
@@ -521,7 +524,7 @@ def run_model(
             elif z[k] >= p["z_entry"]:
                 signal = "short"
         near_entry = z[k] is not None and abs(abs(z[k]) - p["z_entry"]) <= 1e-9
-        if k >= warmup_k and (residue or near_entry):
+        if k >= warmup_k and near_entry:
             ties.append((k, "entry signal"))
         if signal is None or k < warmup_k:
             continue
@@ -592,7 +595,7 @@ def round_trade(trade: dict[str, Any], tick_size: float) -> dict[str, Any]:
     out = dict(trade)
     price_decimals = tick_decimals(tick_size)
     for key in ("entry_price", "exit_price", "sl", "tp"):
-        out[key] = round_out(trade[key], price_decimals)
+        out[key] = trade[key] if price_decimals is None else round_out(trade[key], price_decimals)
     for key in ("lots", "pnl_gross", "fees", "result"):
         out[key] = round_out(trade[key], 2)
     out["r_multiple"] = round_out(trade["r_multiple"], 4)

@@ -28,6 +28,7 @@ from reference_model import (
     round_out,
     round_tick,
     run_model,
+    tick_decimals,
     wilder_atr,
     zscores,
 )
@@ -90,6 +91,16 @@ def test_indicators_by_hand() -> None:
     atr = wilder_atr([2.0, 3.0, 5.0], [1.0, 1.0, 4.0], [1.5, 2.5, 4.5], 2)
     # TR = 1, 2, max(1, |5 - 2.5|, |4 - 2.5|) = 2.5; ATR_1 = 1.5; ATR_2 = (1.5 + 2.5) / 2
     assert atr == [None, 1.5, 2.0]
+    # One mid price from two bid/ask splits: equal within a quarter tick.
+    split, flat = (1.09901 + 1.09903) / 2, 1.09902
+    assert split != flat
+    assert zscores([flat, split, flat], 3, 0.25e-5) == [None, None, None]
+    assert wilder_atr([split, flat], [split, flat], [split, flat], 1, 0.25e-5) == [0.0, 0.0]
+
+
+def test_prices_carry_the_decimals_that_write_the_tick_grid() -> None:
+    assert [tick_decimals(t) for t in (0.00001, 0.001, 0.25, 0.125, 0.2, 1.0)] == [5, 3, 2, 3, 1, 0]
+    assert tick_decimals(1 / 3) is None
 
 
 def test_rounding_rules() -> None:
@@ -266,10 +277,9 @@ SEEDS = range(60)
 def _untied(seed: int) -> tuple[synthetic.Case, ModelResult]:
     """The first draw for ``seed`` whose z decisions hold no floating-point tie.
 
-    A z within 1e-9 of its threshold (typically z == 0 against ``z_exit: 0``), or a window
-    of mids that differ by rounding residue only, is decided by the last bits of the
-    z arithmetic, which the contract leaves open (ENGINE §3 fixes no algorithm); such
-    draws are replaced by the next one (``seed + 100_000 * attempt``).
+    A z within 1e-9 of its threshold (typically z == 0 against ``z_exit: 0``) is decided
+    by the last bits of the z arithmetic, which the contract leaves open (ENGINE §3 fixes
+    no algorithm); such draws are replaced by the next one (``seed + 100_000 * attempt``).
     """
     for attempt in range(50):
         c = synthetic.random_case(seed + 100_000 * attempt)

@@ -70,6 +70,7 @@ fn bench(c: &mut Criterion) {
         ask: ask.view(0..n),
         htf: None,
         pip_size: 0.0001,
+        tick_size: 0.00001,
     };
     let mut group = c.benchmark_group("engine_1m_bars");
     group.sample_size(10);

@@ -49,7 +49,7 @@ pub fn sort_trades(trades: &mut [Trade]) {
 /// Returns one trade as its `trades.json` object, rounded for output (ENGINE §10).
 #[must_use]
 pub fn trade_json(t: &Trade, tick: &Tick) -> Value {
-    let price = |p: f64| round_to_decimals(p, tick.decimals());
+    let price = |p: f64| tick.for_output(p);
     let money = |x: f64| round_to_decimals(x, 2);
     json!({
         "id": t.id,

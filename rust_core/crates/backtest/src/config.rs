@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use omega_strategy::{Sizing, StrategyConfig};
 use omega_types::config::{ConfigError, Fields, describe};
-use omega_types::{ExecutionCosts, SymbolSpec, Timeframe, parse_iso_utc};
+use omega_types::{ExecutionCosts, SymbolSpec, Timeframe, parse_iso_utc, round_half_away};
 use serde_json::{Value, json};
 
 use crate::json::canonical_json;
@@ -367,8 +367,11 @@ fn execution_costs(mut f: Fields) -> Result<ExecutionCosts, ConfigError> {
 /// inside `[min_lot, max_lot]`.
 fn check_fixed_lots(lots: f64, spec: &SymbolSpec) -> Result<(), ConfigError> {
     let path = "strategy.params.sizing.lots";
-    let steps = lots / spec.lot_step;
-    if (steps - steps.round()).abs() > 1e-9 * steps.abs().max(1.0) {
+    // On the grid when the value is a whole number of steps written as a decimal: with
+    // `q` steps per lot, `n = round(lots * q)` steps and `n / q` is the very double of
+    // that decimal (0.07 is 7 / 100; 0.069999999999 is not).
+    let per_lot = round_half_away(1.0 / spec.lot_step);
+    if round_half_away(lots * per_lot) / per_lot != lots {
         return Err(ConfigError::new(
             path,
             format!("expected a multiple of lot_step {}, got {lots}", spec.lot_step),
@@ -456,5 +459,25 @@ mod tests {
         assert_eq!(clock_minutes("24:00", false), None);
         assert_eq!(clock_minutes("7:00", true), None);
         assert_eq!(clock_minutes("23:60", true), None);
+    }
+
+    #[test]
+    fn fixed_lots_are_on_the_grid_when_their_decimal_value_is() {
+        let spec = SymbolSpec {
+            pip_size: 0.0001,
+            tick_size: 0.00001,
+            contract_size: 100_000.0,
+            min_lot: 0.01,
+            lot_step: 0.01,
+            max_lot: 100.0,
+            base_currency: "EUR".into(),
+            quote_currency: "USD".into(),
+        };
+        for lots in [0.01, 0.07, 0.29, 1.23, 7.0, 100.0] {
+            assert!(check_fixed_lots(lots, &spec).is_ok(), "{lots}");
+        }
+        for lots in [0.015, 0.069_999_999_999, 0.070_000_000_000_01, 0.070_000_001] {
+            assert!(check_fixed_lots(lots, &spec).is_err(), "{lots}");
+        }
     }
 }

@@ -117,6 +117,7 @@ pub fn run(config: &RunConfig) -> Result<Value, RunError> {
         ask,
         htf: market.htf_view(),
         pip_size: config.spec.pip_size,
+        tick_size: config.spec.tick_size,
     })?;
     let news_blocked = market.news_blocked(config);
     timings.insert("indicators_ms".into(), json!(ms(clock)));

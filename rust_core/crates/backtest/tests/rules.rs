@@ -193,6 +193,60 @@ fn no_trades_gives_zero_metrics() {
     assert_eq!((m["sharpe"].clone(), m["profit_factor"].clone()), (Value::Null, Value::Null));
 }
 
+/// Writes M5 bars with flat candles (open = high = low = close) from (bid, ask) closes.
+fn write_flat_quotes(lab: &Lab, quotes: &[(f64, f64)]) {
+    let times: Vec<i64> = (0..quotes.len() as i64).map(|i| T0 + i * M5).collect();
+    let side = |pick: fn(&(f64, f64)) -> f64| -> Vec<Bar> {
+        quotes.iter().map(|q| Bar(pick(q), pick(q), pick(q), pick(q))).collect()
+    };
+    write_side(&lab.dir.path().join("EURUSD_M5_BID.parquet"), &times, &side(|q| q.0), 0.0);
+    write_side(&lab.dir.path().join("EURUSD_M5_ASK.parquet"), &times, &side(|q| q.1), 0.0);
+}
+
+#[test]
+fn equal_mid_prices_from_different_spreads_are_a_flat_window() {
+    // Every mid close is 1.09902, but (1.09901 + 1.09903) / 2 is one ulp below the
+    // 1.09902 of bid = ask = 1.09902: the window is flat, z undefined, no trade.
+    let lab = Lab::new();
+    let flat = (1.09902, 1.09902);
+    write_flat_quotes(&lab, &[flat, flat, (1.09901, 1.09903), flat, flat]);
+    assert!(trades(&lab.config(json!({"direction": "both"}))).is_empty());
+}
+
+#[test]
+fn a_bar_that_did_not_move_has_an_atr_of_zero_and_no_signal() {
+    // Bar 2 is flat at the mid close of bar 1 (1.09902, written as another bid/ask
+    // split): its true range is 0, so ATR(1) is 0 and the short signal (z = 0.71) is
+    // skipped, instead of a trade whose SL, TP and entry coincide.
+    let lab = Lab::new();
+    let flat = (1.09902, 1.09902);
+    write_flat_quotes(&lab, &[(1.098, 1.098), (1.09901, 1.09903), flat, flat, flat]);
+    let config = lab.config(json!({"direction": "short", "z_entry": 0.5}));
+    assert!(trades(&config).is_empty());
+    let moved = [(1.098, 1.098), (1.09901, 1.09903), (1.09903, 1.09903), flat, flat];
+    write_flat_quotes(&lab, &moved);
+    assert_eq!(trades(&config).len(), 1, "a bar that moved by half a tick still trades");
+}
+
+#[test]
+fn prices_on_a_quarter_tick_grid_keep_both_decimals() {
+    // An index-like grid: tick 0.25. Mids 100.25, 100.25, 99.25: a long signal with
+    // ATR(1) = 1; entry at the ask open 99.75 (+ 0.025 slippage, rounded back to 99.75),
+    // SL 98.75, TP 101.75, closed at the end of the data at the bid close 99.5.
+    let lab = Lab::new();
+    std::fs::write(
+        lab.dir.path().join("specs.yaml"),
+        "EURUSD:\n  pip_size: 0.25\n  tick_size: 0.25\n  contract_size: 1\n  min_lot: 0.01\n  lot_step: 0.01\n  max_lot: 50\n  base_currency: EUR\n  quote_currency: USD\n",
+    )
+    .expect("specs");
+    let quotes = [(100.0, 100.5), (100.0, 100.5), (99.0, 99.5), (99.25, 99.75), (99.5, 100.0)];
+    write_flat_quotes(&lab, &quotes);
+    let t = &trades(&lab.config(json!({})))[0];
+    for (key, price) in [("entry_price", 99.75), ("sl", 98.75), ("tp", 101.75), ("exit_price", 99.5)] {
+        assert_field(t, key, price);
+    }
+}
+
 fn artifacts(config: &Value, dir: &std::path::Path) -> Vec<Vec<u8>> {
     let mut config = config.clone();
     merge(&mut config, json!({"output": {"trades": false, "equity": false, "dir": dir}}));

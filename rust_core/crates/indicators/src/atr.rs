@@ -5,19 +5,31 @@
 /// `TR_0 = high_0 - low_0`, `TR_k = max(high_k - low_k, |high_k - close_{k-1}|,
 /// |low_k - close_{k-1}|)`; `ATR_{n-1}` is the mean of `TR_0..=TR_{n-1}`, then
 /// `ATR_k = (ATR_{k-1} * (n - 1) + TR_k) / n`. Undefined before the `n`-th bar.
+/// A true range of at most the prices' resolution (0 unless set with
+/// [`WilderAtr::with_resolution`]) is 0, so that a bar that did not move has an ATR of
+/// exactly 0 whatever rounding residue its prices carry.
 #[derive(Debug, Clone)]
 pub struct WilderAtr {
     n: usize,
     seen: usize,
     prev_close: Option<f64>,
     value: f64,
+    resolution: f64,
 }
 
 impl WilderAtr {
     /// Starts an ATR of length `n` (>= 1).
     #[must_use]
     pub fn new(n: usize) -> Self {
-        Self { n: n.max(1), seen: 0, prev_close: None, value: 0.0 }
+        Self { n: n.max(1), seen: 0, prev_close: None, value: 0.0, resolution: 0.0 }
+    }
+
+    /// Counts a true range of at most `resolution` as 0 (see
+    /// [`RollingZScore::with_resolution`](crate::RollingZScore::with_resolution)).
+    #[must_use]
+    pub fn with_resolution(mut self, resolution: f64) -> Self {
+        self.resolution = resolution;
+        self
     }
 
     /// Adds the next bar and returns the ATR at it, once defined.
@@ -27,6 +39,7 @@ impl WilderAtr {
             None => range,
             Some(prev) => range.max((high - prev).abs()).max((low - prev).abs()),
         };
+        let tr = if tr > self.resolution { tr } else { 0.0 };
         self.prev_close = Some(close);
         self.seen += 1;
         let n = self.n as f64;
@@ -66,6 +79,21 @@ mod tests {
         assert!((atr[1] - 0.085).abs() < 1e-12);
         assert!((atr[2] - (0.085 + 0.03) / 2.0).abs() < 1e-12);
         assert!((atr[3] - ((0.085 + 0.03) / 2.0 + 0.06) / 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_bar_that_did_not_move_within_the_resolution_has_no_range() {
+        // Mid close 1.09902 from 1.09901 / 1.09903, then a bar flat at 1.09902.
+        let close = (1.09901 + 1.09903) / 2.0;
+        let bars = [(close, close, close), (1.09902, 1.09902, 1.09902)];
+        let mut exact = WilderAtr::new(1);
+        let mut snapped = WilderAtr::new(1).with_resolution(0.25e-5);
+        for (high, low, close) in bars {
+            exact.push(high, low, close);
+            snapped.push(high, low, close);
+        }
+        assert!(exact.value > 0.0, "without a resolution the residue is a range");
+        assert_eq!(snapped.value, 0.0);
     }
 
     #[test]

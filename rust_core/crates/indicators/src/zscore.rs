@@ -8,7 +8,8 @@ const RESYNC_EVERY: usize = 1024;
 ///
 /// Yields `None` while warming up (`k < window - 1`) and wherever every value in the
 /// window is equal (`std == 0`, decided on the values themselves, not on a rounding
-/// residue). Sums are kept on values shifted by the first one, which keeps the variance
+/// residue): two neighbours are equal when they differ by at most the series'
+/// resolution (0 unless set with [`RollingZScore::with_resolution`]). Sums are kept on values shifted by the first one, which keeps the variance
 /// free of catastrophic cancellation at FX price levels, and are recomputed from the
 /// window every 1024 bars so rounding drift cannot build up. O(1) per bar, no allocation.
 #[derive(Debug, Clone)]
@@ -21,6 +22,8 @@ pub struct RollingZScore<'a> {
     sum_sq: f64,
     /// Neighbouring pairs in the window that differ; zero means a flat window.
     changes: usize,
+    /// The largest difference between two values that still counts as equal.
+    resolution: f64,
 }
 
 impl<'a> RollingZScore<'a> {
@@ -28,7 +31,27 @@ impl<'a> RollingZScore<'a> {
     #[must_use]
     pub fn new(values: &'a [f64], window: usize) -> Self {
         let shift = values.first().copied().unwrap_or(0.0);
-        Self { values, window: window.max(1), k: 0, shift, sum: 0.0, sum_sq: 0.0, changes: 0 }
+        Self {
+            values,
+            window: window.max(1),
+            k: 0,
+            shift,
+            sum: 0.0,
+            sum_sq: 0.0,
+            changes: 0,
+            resolution: 0.0,
+        }
+    }
+
+    /// Counts values that differ by at most `resolution` as equal when telling a flat
+    /// window. Prices on a grid differ by a whole step or not at all, but the same price
+    /// can come out of arithmetic as two neighbouring doubles (a mid `(bid + ask) / 2`
+    /// of one decimal price from two different bid/ask splits): a resolution below the
+    /// step keeps such a pair equal, as it is.
+    #[must_use]
+    pub fn with_resolution(mut self, resolution: f64) -> Self {
+        self.resolution = resolution;
+        self
     }
 }
 
@@ -42,7 +65,7 @@ impl Iterator for RollingZScore<'_> {
         let d = x - shift;
         self.sum += d;
         self.sum_sq += d * d;
-        if k > 0 && x != values[k - 1] {
+        if k > 0 && (x - values[k - 1]).abs() > self.resolution {
             self.changes += 1;
         }
         if k >= window {
@@ -50,7 +73,7 @@ impl Iterator for RollingZScore<'_> {
             let od = old - shift;
             self.sum -= od;
             self.sum_sq -= od * od;
-            if values[k - window + 1] != old {
+            if (values[k - window + 1] - old).abs() > self.resolution {
                 self.changes -= 1;
             }
         }
@@ -112,6 +135,20 @@ mod tests {
         assert!(z[2].is_nan());
         assert!(!z[3].is_nan() && !z[4].is_nan());
         assert!(z[5].is_nan() && z[6].is_nan());
+    }
+
+    #[test]
+    fn values_within_the_resolution_make_a_flat_window() {
+        // 1.09902 as bid = ask, and as the mid of 1.09901 / 1.09903: one ulp apart.
+        let split = (1.09901 + 1.09903) / 2.0;
+        assert_ne!(split, 1.09902);
+        let values = [1.09902, 1.09902, split, 1.09902, 1.09905];
+        let exact = rolling_zscore(&values, 3);
+        assert!(!exact[2].is_nan(), "without a resolution the residue is a change");
+        let z: Vec<f64> =
+            RollingZScore::new(&values, 3).with_resolution(0.25e-5).map(|z| z.unwrap_or(f64::NAN)).collect();
+        assert!(z[2].is_nan() && z[3].is_nan());
+        assert!(!z[4].is_nan());
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct MarketInput<'a> {
     pub htf: Option<(&'a [i64], OhlcView<'a>, OhlcView<'a>)>,
     /// Pip size of the symbol.
     pub pip_size: f64,
+    /// Tick size of the symbol: the step of its price grid.
+    pub tick_size: f64,
 }
 
 /// An entry the strategy wants at the close of a bar.

@@ -188,10 +188,14 @@ impl MeanReversionZScore {
             HtfFilter::Trend => Some(D1Trend::new(market, params.htf_ema_length)?),
         };
         let first_entry_bar = (params.z_window - 1).max(params.atr_length - 1).max(params.warmup_bars);
-        // Indicators use mid prices (ENGINE §1).
+        // Indicators use mid prices (ENGINE §1). Mids lie on a grid of half ticks, but one
+        // mid price can be two neighbouring doubles (1.09902 as bid = ask, and as the mid
+        // of 1.09901 / 1.09903): a quarter tick tells equal mids from different ones, so
+        // that a flat window has no z and a bar that did not move no true range.
+        let resolution = market.tick_size / 4.0;
         let mid_close: Vec<f64> = bid.close.iter().zip(ask.close).map(|(b, a)| (b + a) / 2.0).collect();
         let atr: Vec<f64> = {
-            let mut wilder = WilderAtr::new(params.atr_length);
+            let mut wilder = WilderAtr::new(params.atr_length).with_resolution(resolution);
             let highs = bid.high.iter().zip(ask.high);
             let lows = bid.low.iter().zip(ask.low);
             highs
@@ -218,7 +222,8 @@ impl MeanReversionZScore {
                 )
         };
         let mut flags = Vec::with_capacity(bars);
-        for (k, z) in RollingZScore::new(&mid_close, params.z_window).enumerate() {
+        for (k, z) in RollingZScore::new(&mid_close, params.z_window).with_resolution(resolution).enumerate()
+        {
             // No z (warm-up or a flat window): no signal of any kind.
             let Some(z) = z else {
                 flags.push(0);
@@ -392,6 +397,7 @@ mod tests {
             ask: ask.view(0..closes.len()),
             htf: None,
             pip_size: 0.0001,
+            tick_size: 0.00001,
         };
         let s = MeanReversionZScore::new(params(json!({"z_exit": 0.0, "max_spread_pips": 3.0})), &market)
             .expect("built");
@@ -422,6 +428,7 @@ mod tests {
             ask: ask.view(0..3),
             htf: Some((&d1_times, d1.view(0..3), d1_ask.view(0..3))),
             pip_size: 0.0001,
+            tick_size: 0.00001,
         };
         let mut trend = D1Trend::new(&market, 2).expect("d1");
         // Bar 0 closes exactly when D1 bar 0 completes, but EMA(2) needs two D1 bars.

@@ -23,7 +23,7 @@ pub fn round_to_decimals(x: f64, decimals: u32) -> f64 {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tick {
     per_unit: f64,
-    decimals: u32,
+    decimals: Option<u32>,
 }
 
 impl Tick {
@@ -31,8 +31,7 @@ impl Tick {
     #[must_use]
     pub fn new(tick_size: f64) -> Self {
         let per_unit = round_half_away(1.0 / tick_size);
-        let decimals = per_unit.log10().ceil().max(0.0) as u32;
-        Self { per_unit, decimals }
+        Self { per_unit, decimals: terminating_decimals(per_unit) }
     }
 
     /// Returns `price` rounded to the nearest tick (half away from zero).
@@ -41,11 +40,45 @@ impl Tick {
         round_half_away(price * self.per_unit) / self.per_unit
     }
 
-    /// Returns the number of decimals a tick carries (5 for 0.00001).
+    /// Returns the number of decimals that write every price of the grid exactly (5 for
+    /// 0.00001, 2 for 0.25, 3 for 0.125), or `None` when no decimal form of at most
+    /// 15 places does (1/3, 2^-20): such prices are written as the
+    /// grid's own doubles.
     #[must_use]
-    pub fn decimals(&self) -> u32 {
+    pub fn decimals(&self) -> Option<u32> {
         self.decimals
     }
+
+    /// Returns `price` rounded to the grid's decimals for output (ENGINE §10: prices
+    /// carry the tick's decimals), or `price` itself when the grid has none.
+    #[must_use]
+    pub fn for_output(&self, price: f64) -> f64 {
+        self.decimals.map_or(price, |d| round_to_decimals(price, d))
+    }
+}
+
+/// The most decimals a price is rounded to for output: beyond them `|price| * 10^d`
+/// loses the exactness that output rounding needs.
+const MAX_PRICE_DECIMALS: u32 = 15;
+
+/// Returns the decimals of `1 / per_unit` when it is a terminating decimal fraction of
+/// at most [`MAX_PRICE_DECIMALS`] places: `per_unit = 2^a * 5^b` needs `max(a, b)`.
+fn terminating_decimals(per_unit: f64) -> Option<u32> {
+    if !(1.0..=1e15).contains(&per_unit) {
+        return None;
+    }
+    let mut rest = per_unit as u64;
+    let mut count = |factor: u64| {
+        let mut times = 0;
+        while rest.is_multiple_of(factor) {
+            rest /= factor;
+            times += 1;
+        }
+        times
+    };
+    let (twos, fives) = (count(2), count(5));
+    let decimals = twos.max(fives);
+    (rest == 1 && decimals <= MAX_PRICE_DECIMALS).then_some(decimals)
 }
 
 /// Floors a raw lot size onto the lot grid: `floor(x / lot_step + 1e-9) / round(1 / lot_step)`.
@@ -65,10 +98,26 @@ mod tests {
         let tick = Tick::new(0.00001);
         assert_eq!(tick.round(1.099_714_9), 1.09971);
         assert_eq!(tick.round(1.099_715), 1.09972);
-        assert_eq!(tick.decimals(), 5);
+        assert_eq!(tick.decimals(), Some(5));
         // 109971 * 0.00001 is one ulp above 1.09971; the grid must not produce it.
         assert_eq!(tick.round(109_971.0 * 0.00001), 1.09971);
-        assert_eq!(Tick::new(0.001).decimals(), 3);
+        assert_eq!(Tick::new(0.001).decimals(), Some(3));
+    }
+
+    #[test]
+    fn a_tick_that_is_not_a_power_of_ten_keeps_its_decimals() {
+        assert_eq!(Tick::new(0.25).decimals(), Some(2));
+        assert_eq!(Tick::new(0.125).decimals(), Some(3));
+        assert_eq!(Tick::new(0.2).decimals(), Some(1));
+        assert_eq!(Tick::new(0.5).decimals(), Some(1));
+        assert_eq!(Tick::new(1.0).decimals(), Some(0));
+        assert_eq!(Tick::new(0.25).for_output(37_890.25), 37_890.25);
+        assert_eq!(Tick::new(0.125).for_output(1.375), 1.375);
+        // No finite decimal form: the grid's double itself.
+        let third = Tick::new(1.0 / 3.0);
+        assert_eq!(third.decimals(), None);
+        assert_eq!(third.for_output(third.round(1.3)), 4.0 / 3.0);
+        assert_eq!(Tick::new(1.0 / 1_048_576.0).decimals(), None); // 2^-20: 20 places
     }
 
     #[test]
