@@ -104,7 +104,7 @@ class SweepReport:
 
 def build_config(spec: StudySpec, params: dict[str, Any], seed: int) -> dict[str, Any]:
     """Returns the engine config of one trial of ``spec`` (:func:`trial_config`)."""
-    return trial_config(spec.base_config, params, spec.run_mode, seed)
+    return trial_config(spec.base_config, params, spec.run_mode, seed, spec.base_config_path.parent)
 
 
 def _open_study(
@@ -227,7 +227,8 @@ def run_sweep(
     # set-up. A Dask cluster is reached and every worker checked (data files, engine
     # build, one thread) before the study is created or changed: a cluster that cannot
     # run the study stops the sweep here (exit 2).
-    files = [path for _, path in data_files(spec.base_config, spec.search_space)]
+    root = spec.base_config_path.parent
+    files = [path for _, path in data_files(spec.base_config, spec.search_space, root)]
     pool = make_pool(spec.backend, n_workers, spec.scheduler, files)
     try:
         store = StudyStore(storage_url)

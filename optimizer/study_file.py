@@ -29,6 +29,7 @@ from optimizer.seeds import MAX_SEED
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_TRIAL_TIMEOUT_S",
+    "FILE_FIELDS",
     "MAX_TRIALS",
     "MAX_WORKERS",
     "RESERVED_PATHS",
@@ -58,14 +59,44 @@ MAX_TRIALS = 10_000_000
 RESERVED_PATHS = ("run_mode", "rng_seed", "output")
 
 
+#: The config fields that name a file or folder (``bt.config.PATH_FIELDS`` but
+#: ``output.dir``, which the optimizer sets): a searched value that is a relative path
+#: means the same as in the base config, relative to the base config's folder.
+FILE_FIELDS = frozenset({"data.dir", "costs.symbol_specs", "costs.execution_costs", "news.file"})
+
+
 def trial_config(
-    base: dict[str, Any], params: dict[str, Any], run_mode: str, seed: int
+    base: dict[str, Any],
+    params: dict[str, Any],
+    run_mode: str,
+    seed: int,
+    root: Path | None = None,
 ) -> dict[str, Any]:
     """Returns the engine config of one trial: ``base`` with ``params`` set, and the
-    :data:`RESERVED_PATHS` the optimizer sets itself (run mode, seed, metrics only)."""
-    config = apply_params(base, params)
+    :data:`RESERVED_PATHS` the optimizer sets itself (run mode, seed, metrics only).
+
+    ``root`` is the base config's folder: relative values of searched :data:`FILE_FIELDS`
+    are resolved against it, as the base config's own paths were.
+    """
+    config = apply_params(base, _paths_resolved(params, root))
     config.update(run_mode=run_mode, rng_seed=seed, output={"trades": False, "equity": False})
     return config
+
+
+def _paths_resolved(params: dict[str, Any], root: Path | None) -> dict[str, Any]:
+    """Returns ``params`` with each relative path of a :data:`FILE_FIELDS` entry made
+    absolute from ``root`` (an empty one stays empty: the engine refuses it by name)."""
+    resolved = params
+    for path, value in params.items():
+        if root is not None and path in FILE_FIELDS and _is_relative_path(value):
+            if resolved is params:
+                resolved = dict(params)
+            resolved[path] = os.path.normpath(os.path.join(root, value))
+    return resolved
+
+
+def _is_relative_path(value: object) -> bool:
+    return isinstance(value, str) and bool(value) and not os.path.isabs(value)
 
 
 #: Seconds after which a running trial is killed when ``trial_timeout_s`` is absent.
@@ -283,8 +314,8 @@ def load_study_file(path: str | os.PathLike[str]) -> StudySpec:
             fname, "trial_timeout_s", "a number of seconds in (0, 86400) or null", timeout
         )
 
-    _check_data_files(fname, base, search_space)
-    _check_with_engine(fname, base, search_space)
+    _check_data_files(fname, base, search_space, base_path.parent)
+    _check_with_engine(fname, base, search_space, base_path.parent)
 
     return StudySpec(
         name=name,
@@ -518,62 +549,84 @@ def _sampler(fname: str, data: object, space: Iterable[ParamSpec], n_trials: int
     return SamplerSpec(name=name, options=copy.deepcopy(options))
 
 
-def _possible_values(base: dict[str, Any], space: Iterable[ParamSpec], path: str) -> list[Any]:
+def _possible_values(
+    base: dict[str, Any], space: Iterable[ParamSpec], path: str, root: Path | None = None
+) -> list[Any]:
+    """Returns the values ``path`` may take in a trial: the choices of a categorical
+    entry (file fields resolved against ``root``), else the base config's value."""
     for spec in space:
         if spec.path == path and spec.type == "categorical":
-            return list(spec.choices or ())
+            choices = list(spec.choices or ())
+            if root is None or path not in FILE_FIELDS:
+                return choices
+            return [_paths_resolved({path: value}, root)[path] for value in choices]
     return [get_path(base, path)[1]]
 
 
-def data_files(base: dict[str, Any], space: Iterable[ParamSpec]) -> list[tuple[str, str]]:
+def data_files(
+    base: dict[str, Any], space: Iterable[ParamSpec], root: Path | None = None
+) -> list[tuple[str, str]]:
     """Returns ``(key, path)`` for every file a trial may read, ``key`` as messages name it.
 
-    The bid/ask Parquet files of every possible symbol and primary timeframe (plus D1
-    when the trend filter may be on), then the cost and news files. ``backend: dask``
-    checks the same list on every worker (docs/scaling.md).
+    The bid/ask Parquet files of every possible data folder, symbol and primary
+    timeframe (plus D1 when the trend filter may be on), then the cost and news files;
+    ``root`` is the base config's folder, against which searched relative paths are
+    resolved. ``backend: dask`` checks the same list on every worker (docs/scaling.md).
     """
     space = tuple(space)
     files: list[tuple[str, str]] = []
-    data = base.get("data")
-    if isinstance(data, dict) and isinstance(data.get("dir"), str):
+    base_dir = get_path(base, "data.dir")[1]
+    if isinstance(base.get("data"), dict) and isinstance(base_dir, str):
+        folders = _possible_values(base, space, "data.dir", root)
         symbols = _possible_values(base, space, "symbol")
         tfs = set(_possible_values(base, space, "data.primary_tf"))
         if "trend" in _possible_values(base, space, "strategy.params.htf_filter"):
             tfs.add("D1")
         base_symbol = get_path(base, "symbol")[1]
-        base_tf = get_path(base, "data.primary_tf")[1]
-        for symbol in symbols:
-            for tf in sorted(tfs, key=str):
-                # Named after what asks for the file: a searched symbol or timeframe (or
-                # a searched trend filter, for D1), else the base config's data.dir.
-                if symbol != base_symbol:
-                    key = "search_space.symbol"
-                elif tf != base_tf and tf != "D1":
-                    key = "search_space.data.primary_tf"
-                elif (
-                    tf == "D1"
-                    and tf != base_tf
-                    and get_path(base, "strategy.params.htf_filter")[1] != "trend"
-                ):
-                    key = "search_space.strategy.params.htf_filter"
-                else:
-                    key = "base_config: data.dir"
-                for side in ("BID", "ASK"):
-                    file = Path(data["dir"]) / f"{symbol}_{tf}_{side}.parquet"
-                    files.append((key, str(file)))
+        for folder in folders:
+            if not isinstance(folder, str):
+                continue  # refused by _check_data_files
+            for symbol in symbols:
+                for tf in sorted(tfs, key=str):
+                    key = _data_file_key(base, folder != base_dir, symbol != base_symbol, tf)
+                    for side in ("BID", "ASK"):
+                        file = Path(folder) / f"{symbol}_{tf}_{side}.parquet"
+                        files.append((key, str(file)))
+    searched = {spec.path for spec in space}
     for dotted in ("costs.symbol_specs", "costs.execution_costs", "news.file"):
-        found, value = get_path(base, dotted)
-        if found and isinstance(value, str):
-            files.append((f"base_config: {dotted}", value))
+        key = f"search_space.{dotted}" if dotted in searched else f"base_config: {dotted}"
+        for value in _possible_values(base, space, dotted, root):
+            if isinstance(value, str):
+                files.append((key, value))
     return files
 
 
-def _check_data_files(fname: str, base: dict[str, Any], space: tuple[ParamSpec, ...]) -> None:
+def _data_file_key(base: dict[str, Any], other_folder: bool, other_symbol: bool, tf: str) -> str:
+    """Names what asks for a data file: a searched folder, symbol or timeframe (or a
+    searched trend filter, for D1), else the base config's data.dir."""
+    base_tf = get_path(base, "data.primary_tf")[1]
+    if other_folder:
+        return "search_space.data.dir"
+    if other_symbol:
+        return "search_space.symbol"
+    if tf != base_tf and tf != "D1":
+        return "search_space.data.primary_tf"
+    if tf == "D1" and tf != base_tf and get_path(base, "strategy.params.htf_filter")[1] != "trend":
+        return "search_space.strategy.params.htf_filter"
+    return "base_config: data.dir"
+
+
+def _check_data_files(
+    fname: str, base: dict[str, Any], space: tuple[ParamSpec, ...], root: Path
+) -> None:
     """Checks that every file a trial may read exists: bid/ask Parquet, D1 for trend, costs."""
     data = base.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("dir"), str):
         raise StudyFileError(fname, "base_config", "a config with data.dir (ENGINE §0)")
-    for key, path in data_files(base, space):
+    for value in _possible_values(base, space, "data.dir"):
+        if not isinstance(value, str) or not value:
+            raise StudyFileError(fname, "search_space.data.dir", "folder paths", value)
+    for key, path in data_files(base, space, root):
         if not Path(path).is_file():
             data_file = key.endswith("data.dir") or key.startswith("search_space.")
             expected = "an existing data file" if data_file else "an existing file"
@@ -593,7 +646,9 @@ def _engine_probes(
             yield spec, {**first, spec.path: value}
 
 
-def _check_with_engine(fname: str, base: dict[str, Any], space: tuple[ParamSpec, ...]) -> None:
+def _check_with_engine(
+    fname: str, base: dict[str, Any], space: tuple[ParamSpec, ...], root: Path
+) -> None:
     """Has the engine validate trial configs at the probe values of the search space, so
     that a config it refuses (a wrong type, a value out of its range, an unknown
     strategy) stops the sweep before the first trial instead of failing every trial.
@@ -612,7 +667,7 @@ def _check_with_engine(fname: str, base: dict[str, Any], space: tuple[ParamSpec,
     searched = {p.path for p in space}
     with tempfile.TemporaryDirectory(prefix="omega-config-check-") as empty:
         for moved, params in _engine_probes(space):
-            config = trial_config(base, params, "dev", 0)
+            config = trial_config(base, params, "dev", 0, root)
             if isinstance(config.get("data"), dict):
                 config["data"] = {**config["data"], "dir": empty}
             try:

@@ -116,6 +116,9 @@ class ReplayCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         """Selects the trial, replays it and reports."""
+        if args.out is not None and not args.out.strip():
+            # As bt run refuses it: an empty folder name must not mean the default one.
+            raise BadInputError("--out '': expected a folder path")
         store, study = open_study(args.study, args.storage)
         try:
             trial = select_trial(
@@ -123,11 +126,12 @@ class ReplayCommand(Command):
             )
         finally:
             store.close()
-        out = Path(args.out) if args.out else Path("out") / study.name / f"trial-{trial.number}"
+        default = Path("out") / study.name / f"trial-{trial.number}"
+        out = default if args.out is None else Path(args.out)
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # a file in the way, no write access: before the engine runs
-            option = "--out" if args.out else "the default artifact folder"
+            option = "the default artifact folder" if args.out is None else "--out"
             raise BadInputError(
                 f"{option} {out}: expected a folder that can be created and written "
                 f"({exc.strerror})"

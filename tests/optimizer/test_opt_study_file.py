@@ -11,10 +11,12 @@ import pytest
 import yaml
 from opt_support import REPO, SEARCH_SPACE, StudyWriter, run_cli
 
+from bt.config import PATH_FIELDS
 from optimizer.cli import main
+from optimizer.driver import build_config
 from optimizer.errors import StudyFileError
 from optimizer.search_space import apply_params
-from optimizer.study_file import load_study_file
+from optimizer.study_file import FILE_FIELDS, load_study_file
 
 
 def space(**entries: Any) -> dict[str, Any]:
@@ -458,6 +460,39 @@ def test_a_missing_file_that_a_searched_value_asks_for_names_that_entry(
         load_study_file(write_study(base_config=str(config), search_space=space(**entry)))
 
 
+def test_a_searched_data_folder_is_checked_and_read_like_the_base_configs(
+    write_study: StudyWriter, base_config: Path, tmp_path: Path
+) -> None:
+    files = ["EURUSD_M5_BID.parquet", "EURUSD_M5_ASK.parquet"]
+    config = _config_with_data(tmp_path, base_config, files, "none")  # tmp_path/data
+    searched = {"data.dir": {"type": "categorical", "choices": ["data", "nowhere"]}}
+    with pytest.raises(
+        StudyFileError, match=r"search_space.data.dir: expected an existing data file.*nowhere"
+    ):
+        load_study_file(write_study(base_config=str(config), search_space=space(**searched)))
+    searched = {"data.dir": {"type": "categorical", "choices": ["data", 5]}}
+    with pytest.raises(StudyFileError, match=r"search_space.data.dir: expected folder paths"):
+        load_study_file(write_study(base_config=str(config), search_space=space(**searched)))
+
+    # Relative choices mean what they mean in the base config: its folder, wherever the
+    # sweep is started (run_cli starts it in the temporary directory).
+    choices = ["data", "./data/", f"../{tmp_path.name}/data"]
+    searched = {"data.dir": {"type": "categorical", "choices": choices}}
+    study = write_study(base_config=str(config), search_space=space(**searched))
+    spec = load_study_file(study)
+    configs = [build_config(spec, {"data.dir": choice}, 1) for choice in choices]
+    assert {c["data"]["dir"] for c in configs} == {str(tmp_path / "data")}
+    url = f"sqlite:///{tmp_path / 'dirs.db'}"
+    swept = run_cli("sweep", str(study), "--storage", url, "--trials", "4", "--workers", "1")
+    assert swept.returncode == 0, swept.stderr
+    shown = run_cli("show", str(study), "--storage", url, "--failed", "--format", "json")
+    assert json.loads(shown.stdout)["failed"] == []
+
+
+def test_file_fields_are_the_wrappers_path_fields_but_output() -> None:
+    assert FILE_FIELDS | {"output.dir"} == set(PATH_FIELDS)
+
+
 def test_yaml_is_never_evaluated(tmp_path: Path) -> None:
     canary = tmp_path / "canary"
     path = tmp_path / "evil.yaml"
@@ -582,6 +617,9 @@ def test_cli_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
         main(["sweep", "x.yaml", "--workers", "100000"])
     assert info.value.code == 2
     assert "expected an integer from 1 to 256" in capsys.readouterr().err
+    # An empty folder name is refused before the storage is opened, as bt run refuses it.
+    assert main(["replay", "x.yaml", "--rank", "1", "--out", ""]) == 2
+    assert capsys.readouterr().err == "error: --out '': expected a folder path\n"
 
 
 def test_cli_refuses_oversized_input_before_anything_is_stored(
