@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 NS_PER_MINUTE = 60_000_000_000
@@ -29,6 +29,8 @@ TF_NS = {
     }.items()
 }  # fmt: skip
 IMPACT_RANK = {"low": 0, "medium": 1, "high": 2}
+#: choices (Floating-point ties): a z this close to a threshold is on it, and meets it.
+Z_TIE = 1e-9
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -285,9 +287,6 @@ class ModelResult:
     trades: list[dict[str, Any]]
     equity: dict[str, list[Any]]  # timestamp_ns, balance, equity (2 decimals)
     metrics: dict[str, Any]
-    # Bars whose z decision is a floating-point tie the contract does not decide (a z
-    # within 1e-9 of its threshold); an engine may legitimately decide these either way.
-    ties: list[tuple[int, str]] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------- engine
@@ -350,7 +349,6 @@ def run_model(
     next_id = 1  # choices (Order ids): only entry orders take ids
     trades: list[dict[str, Any]] = []
     rows: list[tuple[int, float, float]] = []
-    ties: list[tuple[int, str]] = []
 
     def open_position(order: Order, k: int, fill: float, pending_fill: bool) -> None:
         nonlocal balance
@@ -506,26 +504,23 @@ def run_model(
         equity = balance + marks
         rows.append((t_k, balance, equity))
 
-        # Test bookkeeping, not a rule: note z decisions that are floating-point ties.
-        # Signal exits (§4 z_exit; choices: Signal exits), queued for k+1.
+        # Signal exits (§4 z_exit; choices: Signal exits), queued for k+1; a z within
+        # Z_TIE of a threshold is on it (choices: Floating-point ties).
         if p["z_exit"] is not None and z[k] is not None:
             for pos in positions:
                 long = pos.order.direction == "long"
-                if abs(z[k] - (-p["z_exit"] if long else p["z_exit"])) <= 1e-9:
-                    ties.append((k, "signal exit"))
-                if (long and z[k] >= -p["z_exit"]) or (not long and z[k] <= p["z_exit"]):
+                if (long and z[k] >= -p["z_exit"] - Z_TIE) or (
+                    not long and z[k] <= p["z_exit"] + Z_TIE
+                ):
                     queued_exits.append(pos)
 
         # Entries: at most one new order per bar (§4); z gives at most one direction.
         signal = None
         if z[k] is not None:
-            if z[k] <= -p["z_entry"]:
+            if z[k] <= -p["z_entry"] + Z_TIE:
                 signal = "long"
-            elif z[k] >= p["z_entry"]:
+            elif z[k] >= p["z_entry"] - Z_TIE:
                 signal = "short"
-        near_entry = z[k] is not None and abs(abs(z[k]) - p["z_entry"]) <= 1e-9
-        if k >= warmup_k and near_entry:
-            ties.append((k, "entry signal"))
         if signal is None or k < warmup_k:
             continue
         if p["direction"] not in ("both", signal):
@@ -583,7 +578,6 @@ def run_model(
             "equity": [round_out(r[2], 2) for r in rows],
         },
         metrics=metrics,
-        ties=ties,
     )
 
 

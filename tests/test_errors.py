@@ -811,15 +811,17 @@ def test_a_repeated_key_in_config_text_names_its_path(small_data: Path) -> None:
 
 
 def test_panic_surfaces_as_internal_error(
-    monkeypatch: pytest.MonkeyPatch, small_data: Path
+    monkeypatch: pytest.MonkeyPatch, small_data: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     config = make_config(small_data)
     monkeypatch.setenv("OMEGA_BT_FAULT", "panic")
     caught: Exception | None = None
+    capfd.readouterr()
     try:
         bt.run_backtest(config)
     except Exception as exc:  # the point: a plain `except Exception` must see it
         caught = exc
+    assert capfd.readouterr().err == ""  # the caller has it; nothing printed beside it
     assert isinstance(caught, bt.InternalError)
     assert isinstance(caught, bt.OmegaError)
     assert type(caught).__name__ == "InternalError"

@@ -106,11 +106,13 @@ fn config_error(py: Python<'_>, err: omega_types::ConfigError) -> PyResult<PyErr
     Ok(exc)
 }
 
-/// Sends panic reports to `tracing` instead of stderr: the caller gets `InternalError`
-/// with the message, and users see no Rust backtrace noise unless they ask for logs.
+/// Sends panic reports to `tracing` at debug level instead of stderr: every panic is
+/// caught and reported to the caller (a damaged Parquet file that panics the reader as
+/// a `market_data` error, anything else as `InternalError` with the message), so users
+/// see no Rust backtrace noise unless they ask for debug logs.
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        tracing::error!(panic = %info, "engine panic caught at the Python boundary");
+        tracing::debug!(panic = %info, "panic caught; the caller gets it as an error");
     }));
 }
 

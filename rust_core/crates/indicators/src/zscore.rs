@@ -89,10 +89,13 @@ impl Iterator for RollingZScore<'_> {
         if self.changes == 0 {
             return Some(None);
         }
+        // z = (x - S / w) / sqrt(Q / w - (S / w)^2) = (w x - S) / sqrt(w Q - S^2): on
+        // whole numbers (prices counted in grid steps) every term is exact below 2^53,
+        // so an exact tie comes out exact (z = +-1 for two unequal values, 0 for a value
+        // equal to the mean), where dividing first leaves it some ulps either side.
         let w = window as f64;
-        let mean = self.sum / w;
-        let variance = (self.sum_sq / w - mean * mean).max(0.0);
-        Some((variance > 0.0).then(|| (d - mean) / variance.sqrt()))
+        let spread = (w * self.sum_sq - self.sum * self.sum).max(0.0);
+        Some((spread > 0.0).then(|| (w * d - self.sum) / spread.sqrt()))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -149,6 +152,15 @@ mod tests {
             RollingZScore::new(&values, 3).with_resolution(0.25e-5).map(|z| z.unwrap_or(f64::NAN)).collect();
         assert!(z[2].is_nan() && z[3].is_nan());
         assert!(!z[4].is_nan());
+    }
+
+    #[test]
+    fn ties_on_whole_numbers_come_out_exact() {
+        // Prices counted in half ticks, far from the first value: windows of two unequal
+        // values give exactly +-1, a value equal to the window's mean exactly 0.
+        let z = rolling_zscore(&[0.0, 1.0, 40_001.0, 40_000.0, 40_002.0, 40_001.0], 2);
+        assert_eq!(&z[1..], [1.0, 1.0, -1.0, 1.0, -1.0]);
+        assert_eq!(rolling_zscore(&[3.0, 9.0, 6.0], 3)[2], 0.0);
     }
 
     #[test]

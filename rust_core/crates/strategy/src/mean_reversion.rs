@@ -57,6 +57,10 @@ pub struct MeanReversionParams {
 const DEFAULT_HTF_EMA_LENGTH: i64 = 20;
 /// Spreads are compared with this tolerance in pips (docs/engine-choices.md).
 const SPREAD_TOLERANCE_PIPS: f64 = 1e-9;
+/// A z this close to a threshold is on it, and meets it (docs/engine-choices.md): z is
+/// computed in floating point, so an exact tie (|z| = 1 in every window of two unequal
+/// mids; z = 0 when the close is the window's mean) comes out a few ulps either side.
+const Z_TIE: f64 = 1e-9;
 const MAX_COUNT: i64 = i64::MAX;
 
 impl MeanReversionParams {
@@ -190,9 +194,12 @@ impl MeanReversionZScore {
         let first_entry_bar = (params.z_window - 1).max(params.atr_length - 1).max(params.warmup_bars);
         // Indicators use mid prices (ENGINE §1). Mids lie on a grid of half ticks, but one
         // mid price can be two neighbouring doubles (1.09902 as bid = ask, and as the mid
-        // of 1.09901 / 1.09903): a quarter tick tells equal mids from different ones, so
-        // that a flat window has no z and a bar that did not move no true range.
+        // of 1.09901 / 1.09903): the z-score counts mid closes in half ticks, whole
+        // numbers for closes on the tick grid, so its sums are exact; and a quarter tick
+        // tells equal mids from different ones, so that a flat window has no z and a bar
+        // that did not move no true range.
         let resolution = market.tick_size / 4.0;
+        let half_ticks = mid_half_ticks(bid.close, ask.close, market.tick_size);
         let mid_close: Vec<f64> = bid.close.iter().zip(ask.close).map(|(b, a)| (b + a) / 2.0).collect();
         let atr: Vec<f64> = {
             let mut wilder = WilderAtr::new(params.atr_length).with_resolution(resolution);
@@ -222,8 +229,7 @@ impl MeanReversionZScore {
                 )
         };
         let mut flags = Vec::with_capacity(bars);
-        for (k, z) in RollingZScore::new(&mid_close, params.z_window).with_resolution(resolution).enumerate()
-        {
+        for (k, z) in RollingZScore::new(&half_ticks, params.z_window).with_resolution(0.5).enumerate() {
             // No z (warm-up or a flat window): no signal of any kind.
             let Some(z) = z else {
                 flags.push(0);
@@ -231,16 +237,16 @@ impl MeanReversionZScore {
             };
             let mut f = 0u8;
             if let Some(z_exit) = params.z_exit {
-                if z >= -z_exit {
+                if z >= -z_exit - Z_TIE {
                     f |= LONG_EXIT;
                 }
-                if z <= z_exit {
+                if z <= z_exit + Z_TIE {
                     f |= SHORT_EXIT;
                 }
             }
-            let stretched = if z <= -params.z_entry {
+            let stretched = if z <= -params.z_entry + Z_TIE {
                 Some((Direction::Long, LONG_ENTRY))
-            } else if z >= params.z_entry {
+            } else if z >= params.z_entry - Z_TIE {
                 Some((Direction::Short, SHORT_ENTRY))
             } else {
                 None
@@ -254,6 +260,19 @@ impl MeanReversionZScore {
         }
         Ok(Self { params, atr, flags })
     }
+}
+
+/// Returns the mid closes counted in half ticks, `bid * q + ask * q` with `q` ticks per
+/// unit, each term rounded to a whole number when it is within 1e-6 of one (a price on
+/// the tick grid; far above the rounding of a decimal price, far below a digit more).
+fn mid_half_ticks(bid: &[f64], ask: &[f64], tick_size: f64) -> Vec<f64> {
+    let per_unit = (1.0 / tick_size).round();
+    let ticks = |price: f64| {
+        let exact = price * per_unit;
+        let whole = exact.round();
+        if (exact - whole).abs() <= 1e-6 { whole } else { exact }
+    };
+    bid.iter().zip(ask).map(|(b, a)| ticks(*b) + ticks(*a)).collect()
 }
 
 /// Direction and D1 trend gates of one entry (ENGINE §4).
