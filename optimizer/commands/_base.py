@@ -95,7 +95,7 @@ def open_study_store(url: str) -> StudyStore | None:
     holds no studies: then nothing was written to it (no tables, no journal mode)."""
     if _holds_no_studies(url):
         return None
-    return StudyStore(url, must_exist=True)
+    return StudyStore(url, must_exist=True, read_only=True)
 
 
 def study_exists(url: str, name: str) -> bool:

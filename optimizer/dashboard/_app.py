@@ -76,7 +76,7 @@ class DashboardApp:
 
     def studies(self) -> dict[str, Any]:
         """Returns the studies list."""
-        entries = [(s, self.data.snapshot(s)) for s in self.data.statuses()]
+        entries = [(s, self.data.leader(s)) for s in self.data.statuses()]
         return studies_view(entries)
 
     def summary(self, name: str) -> dict[str, Any]:

@@ -191,6 +191,8 @@ class DashboardData:
         self._lock = threading.Lock()
         self._snapshots: OrderedDict[int, Snapshot] = OrderedDict()
         self._snapshot_locks: dict[int, threading.Lock] = {}
+        #: Per study: the version and rank 1 that :meth:`leader` last computed.
+        self._leaders: dict[int, tuple[str, RankedTrial | None]] = {}
 
     def statuses(self) -> list[StudyStatus]:
         """Returns every study (oldest first) with its counts; empty before the first sweep."""
@@ -241,6 +243,22 @@ class DashboardData:
             {state: count for state, count, _ in rows},
             max(times) if times else None,
         )
+
+    def leader(self, status: StudyStatus) -> RankedTrial | None:
+        """Returns the study's rank 1 (None before a ranked trial), kept per study and
+        version apart from the snapshots: the studies list asks every study for it, and
+        more studies than :data:`_SNAPSHOTS_KEPT` would otherwise push each other's
+        snapshots out and be ranked again on every poll."""
+        study_id = status.study.id
+        with self._lock:
+            kept = self._leaders.get(study_id)
+        if kept is not None and kept[0] == status.version:
+            return kept[1]
+        ranked = self.snapshot(status).ranked
+        first = ranked[0] if ranked else None
+        with self._lock:
+            self._leaders[study_id] = (status.version, first)
+        return first
 
     def snapshot(self, status: StudyStatus) -> Snapshot:
         """Returns the study's compact trials and ranking, recomputed when they changed.

@@ -88,10 +88,10 @@ def replay_command(study: str, number: int, storage_arg: str | None) -> str:
     return shlex.join(parts)
 
 
-def _best_score(snapshot: Snapshot | None) -> dict[str, Any] | None:
-    if snapshot is None or not snapshot.ranked:
+def _best_score(first: RankedTrial | None) -> dict[str, Any] | None:
+    """Returns rank 1's number, score and feasibility, None before a ranked trial."""
+    if first is None:
         return None
-    first = snapshot.ranked[0]
     return {
         "number": first.trial.number,
         "score": finite((first.trial.metrics or {}).get("score")),
@@ -122,15 +122,15 @@ def summary_view(status: StudyStatus, snapshot: Snapshot | None) -> dict[str, An
         "pending": status.counts.get("RUNNING", 0) + status.counts.get("WAITING", 0),
         "phase": status.phase,
         "running": status.running,
-        "best": _best_score(snapshot),
+        "best": _best_score(snapshot.ranked[0] if snapshot and snapshot.ranked else None),
         "params": param_specs(study),
         "metrics": list(METRIC_KEYS),
         "version": status.version,
     }
 
 
-def studies_view(entries: Sequence[tuple[StudyStatus, Snapshot | None]]) -> dict[str, Any]:
-    """Returns the studies list: one short summary per study."""
+def studies_view(entries: Sequence[tuple[StudyStatus, RankedTrial | None]]) -> dict[str, Any]:
+    """Returns the studies list: one short summary per study, with its rank 1."""
     return {
         "studies": [
             {
@@ -142,14 +142,14 @@ def studies_view(entries: Sequence[tuple[StudyStatus, Snapshot | None]]) -> dict
                 "complete": status.counts.get("COMPLETE", 0),
                 "failed": status.counts.get("FAIL", 0),
                 "pending": status.counts.get("RUNNING", 0) + status.counts.get("WAITING", 0),
-                "best": _best_score(snapshot),
+                "best": _best_score(leader),
                 "created_at": iso(status.study.created_at),
                 "last_activity": iso(status.last_activity),
                 "phase": status.phase,
                 "running": status.running,
                 "version": status.version,
             }
-            for status, snapshot in entries
+            for status, leader in entries
         ]
     }
 

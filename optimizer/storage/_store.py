@@ -64,6 +64,7 @@ from optimizer.storage._optuna_schema import (
     count_trials,
     open_optuna_tables,
 )
+from optimizer.storage._readonly import make_readonly_engine, readonly_url
 from optimizer.storage._records import NewTrial, StudyRecord, TrialRecord, study_record
 from optimizer.worker import TrialOutcome
 
@@ -139,7 +140,14 @@ def _local(value: datetime) -> datetime:
 class StudyStore:
     """Reads and writes studies and trials in one storage URL."""
 
-    def __init__(self, url: str, *, must_exist: bool = False, bulk_mirror: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        must_exist: bool = False,
+        bulk_mirror: bool = True,
+        read_only: bool = False,
+    ) -> None:
         self.url = url
         #: The URL for messages: the password masked.
         self.display_url = display_url(url)
@@ -164,13 +172,20 @@ class StudyStore:
             if must_exist and not Path(parsed.database).is_file():
                 raise BadInputError(f"storage {url}: expected an existing database (no such file)")
         try:
-            prepare_sqlite_file(url)
             self._rdb: RDBStorage | None = None
-            self.engine = make_engine(url)
-            with schema_lock(url):
-                #: The Optuna study rows: through Optuna's tables, or RDBStorage when the
-                #: schema is not one that open_optuna_tables knows (its check decides).
-                self._studies: OptunaTables | RDBStudies = retry_schema_race(self._set_up)
+            if read_only:
+                # The reading commands: a connection that cannot write (a SQLite file is
+                # then neither switched to WAL nor checkpointed into when it closes), on a
+                # storage that is set up already, so the set-up below only reads.
+                self.engine = make_readonly_engine(readonly_url(url))
+                self._studies: OptunaTables | RDBStudies = self._set_up()
+            else:
+                prepare_sqlite_file(url)
+                self.engine = make_engine(url)
+                with schema_lock(url):
+                    #: The Optuna study rows: through Optuna's tables, or RDBStorage when
+                    #: the schema is not one that open_optuna_tables knows (it decides).
+                    self._studies = retry_schema_race(self._set_up)
         except (ImportError, NoSuchModuleError) as exc:
             raise BadInputError(
                 f"storage {self.display_url}: expected an installed database driver "
@@ -181,9 +196,10 @@ class StudyStore:
             # Unreachable server, a file that is no database, a folder, no write access.
             orig = exc.orig if isinstance(exc, DBAPIError) else exc
             reason = " ".join(str(orig or exc).split())[:300]
+            access = "read" if read_only else "write"
             raise BadInputError(
                 f"storage {self.display_url}: expected a reachable database that this user "
-                f"may write ({reason})"
+                f"may {access} ({reason})"
             ) from None
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         #: Per study (our id): its Optuna study id and how many trials Optuna holds.

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from dash_support import cli_env, write_study
 
+from optimizer.dashboard import _data
 from optimizer.dashboard._data import DashboardData
 from optimizer.ranking import rank_trials
-from optimizer.storage import StudyStore
+from optimizer.storage import StudyStore, TrialRecord
 from optimizer.storage._readonly import make_readonly_engine, readonly_url
 
 pytestmark = pytest.mark.integration
@@ -65,3 +66,41 @@ def test_snapshots_follow_a_running_sweep_exactly(data_dir: Path, tmp_path: Path
     assert [r.trial.number for r in final.ranked] == expected
     assert final.trials[7].state == "FAIL"
     assert status.phase == "finished"
+
+
+def test_the_studies_list_ranks_a_study_once_per_change(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # More studies than cached snapshots: listing them used to push each other's
+    # snapshots out, so every poll read and ranked every trial of every study again.
+    monkeypatch.setattr(_data, "_SNAPSHOTS_KEPT", 2)
+    url = f"sqlite:///{tmp_path / 'many.db'}"
+    for name in ("one", "two", "three"):
+        study = write_study(tmp_path, data_dir, name=name, n_trials=2)
+        swept = subprocess.run(
+            [sys.executable, "-m", "optimizer", "sweep", str(study), "--storage", url],
+            cwd=tmp_path,
+            env=cli_env(),
+            capture_output=True,
+            check=False,
+        )
+        assert swept.returncode == 0, swept.stderr
+    data = DashboardData(make_readonly_engine(readonly_url(url)))
+    loads: list[int] = []
+    load = data._load
+
+    def counted(study_id: int, base: _data.Snapshot | None) -> tuple[TrialRecord, ...]:
+        loads.append(study_id)
+        return load(study_id, base)
+
+    monkeypatch.setattr(data, "_load", counted)
+    try:
+        leaders = {s.study.name: data.leader(s) for s in data.statuses()}
+        assert len(loads) == 3
+        assert {s.study.name: data.leader(s) for s in data.statuses()} == leaders
+        assert len(loads) == 3  # nothing changed: nothing read or ranked again
+        status = data.status("two")
+        assert status is not None
+        assert leaders["two"] == data.snapshot(status).ranked[0]
+    finally:
+        data.close()

@@ -4,6 +4,8 @@ all together or not at all."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -150,3 +152,35 @@ def test_read_only_commands_leave_a_foreign_database_unchanged(
         )
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
+
+
+def test_read_only_commands_leave_a_storage_with_pending_commits_unchanged(
+    write_study: StudyWriter, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A writer killed with commits still in the -wal file: a reading command's closing
+    # connection used to fold them into the main file (a write, and a failure on a
+    # read-only copy). A read-only connection never checkpoints.
+    path = write_study(n_trials=4, workers=1)
+    url = storage_of(path)
+    assert main(["sweep", str(path), "--storage", url]) == 0
+    database = Path(url.removeprefix("sqlite:///"))
+    writer = (
+        "import os, sqlite3, sys\n"
+        "conn = sqlite3.connect(sys.argv[1])\n"
+        "conn.execute('PRAGMA wal_autocheckpoint=0')\n"
+        "with conn:\n"
+        "    conn.execute('CREATE TABLE scratch (x INTEGER)')\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", writer, str(database)], check=True)
+    wal = Path(f"{database}-wal")
+    before = database.read_bytes(), wal.read_bytes()
+    assert before[1], "the killed writer's commit is in the -wal file"
+    capsys.readouterr()
+    for command in (
+        ["studies"],
+        ["show", "test-study", "--top", "1"],
+        ["replay", "test-study", "--rank", "1", "--out", str(tmp_path / "replayed")],
+    ):
+        assert main([*command, "--storage", url]) == 0, capsys.readouterr().err
+        assert (database.read_bytes(), wal.read_bytes()) == before, command
