@@ -12,7 +12,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from optimizer.metrics import METRIC_KEYS
@@ -107,13 +107,7 @@ def replay_view(trial: TrialRecord, result: dict[str, Any], seconds: float) -> d
             "abs": [dd_abs[i] for i in keep_dd],
         },
         "trades_total": len(trades),
-        "trades": [
-            {
-                key: (int(v) // _NS_PER_MS if key.endswith("_time_ns") and v is not None else v)
-                for key, v in trade.items()
-            }
-            for trade in trades[:MAX_TRADES]
-        ],
+        "trades": [dict(_ms_times(trade)) for trade in trades[:MAX_TRADES]],
         "metrics_match": not differences and replay_hash == trial.config_hash,
         "differences": differences,
         "config_hash": replay_hash,
@@ -169,3 +163,16 @@ class ReplayCache:
                 " (the stored trial completed)"
             )
         return replay_view(trial, result, seconds)
+
+
+def _ms_times(trade: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Yields a trade's fields with its ``*_time_ns`` as ``*_time_ms`` (epoch ms): a
+    JavaScript number holds whole nanoseconds of today only to about 256 ns."""
+    for key, value in trade.items():
+        if key.endswith("_time_ns"):
+            yield (
+                key.removesuffix("_ns") + "_ms",
+                None if value is None else int(value) // _NS_PER_MS,
+            )
+        else:
+            yield key, value

@@ -136,10 +136,11 @@ def _query_int(query: dict[str, list[str]], key: str, default: int) -> int:
     values = query.get(key)
     if not values:
         return default
-    try:
-        return int(values[0])
-    except ValueError:
-        raise BadQuery(f"{key} {values[0]!r}: expected an integer") from None
+    # As _number: ASCII digits only (int() also takes "1_0", " 1 " and fullwidth digits).
+    text = values[0]
+    if not (text.isascii() and text.removeprefix("-").isdigit()) or len(text) > 9:
+        raise BadQuery(f"{key} {text!r}: expected an integer")
+    return int(text)
 
 
 def _query_str(query: dict[str, list[str]], key: str, default: str) -> str:

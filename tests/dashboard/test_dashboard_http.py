@@ -160,7 +160,15 @@ def test_the_leaderboard_api_ranks_sorts_and_pages(
     reversed_rank = get_json(server, f"{base}?order=desc&size=100")["rows"]
     assert [r["number"] for r in reversed_rank] == order[::-1]
 
-    for query in ("sort=__class__", "order=sideways", "size=0", "size=501", "page=x"):
+    odd_integers = ("page=1_0", "page=%201%20", "page=%EF%BC%92")  # 1_0, " 1 ", fullwidth 2
+    for query in (
+        "sort=__class__",
+        "order=sideways",
+        "size=0",
+        "size=501",
+        "page=x",
+        *odd_integers,
+    ):
         status, _, body = request(server, f"{base}?{query}")
         assert status == 400, query
         assert "error" in json.loads(body)
@@ -180,6 +188,10 @@ def test_trial_documents(server: Dashboard, swept: tuple[str, Path]) -> None:
     assert replay["trades_total"] == trial["metrics"][0][1]  # "trades"
     assert len(replay["equity"]["t"]) == len(replay["equity"]["equity"]) > 10
     assert max(replay["drawdown"]["pct"]) <= 0.0
+    # Times in milliseconds, named so (a JavaScript number cannot hold epoch ns exactly).
+    first = replay["trades"][0]
+    assert "entry_time_ns" not in first and first["entry_time_ms"] <= first["exit_time_ms"]
+    assert 1.6e12 < first["entry_time_ms"] < 2e12  # 2020 to 2033 in epoch milliseconds
     again = get_json(server, f"/api/study/{STUDY}/trial/{best}/replay")
     assert again == replay  # served from the cache
 

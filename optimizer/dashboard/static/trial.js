@@ -13,9 +13,9 @@
     ["id", "#"],
     ["direction", "side"],
     ["order_type", "order"],
-    ["entry_time_ns", "entry time"],
+    ["entry_time_ms", "entry time"],
     ["entry_price", "entry"],
-    ["exit_time_ns", "exit time"],
+    ["exit_time_ms", "exit time"],
     ["exit_price", "exit"],
     ["lots", "lots"],
     ["sl", "sl"],
@@ -98,7 +98,7 @@
     for (const trade of state.trades.slice(start, start + TRADES_PER_PAGE)) {
       const cells = TRADE_COLUMNS.map(([key]) => {
         const v = trade[key];
-        if (key.endsWith("_time_ns")) return el("td", null, v === null || v === undefined ? "–" : fmtTime(v, false));
+        if (key.endsWith("_time_ms")) return el("td", null, v === null || v === undefined ? "–" : fmtTime(v, false));
         const cls = key === "result" && typeof v === "number" ? (v >= 0 ? "num good-text" : "num bad-text") : typeof v === "number" ? "num" : null;
         return el("td", { class: cls }, fmt(v, key.endsWith("price") || key === "sl" || key === "tp" ? 5 : 2));
       });
