@@ -200,16 +200,16 @@ impl MeanReversionZScore {
         // that did not move no true range.
         let resolution = market.tick_size / 4.0;
         let half_ticks = mid_half_ticks(bid.close, ask.close, market.tick_size);
-        let mid_close: Vec<f64> = bid.close.iter().zip(ask.close).map(|(b, a)| (b + a) / 2.0).collect();
         let atr: Vec<f64> = {
             let mut wilder = WilderAtr::new(params.atr_length).with_resolution(resolution);
             let highs = bid.high.iter().zip(ask.high);
             let lows = bid.low.iter().zip(ask.low);
+            let closes = bid.close.iter().zip(ask.close);
             highs
                 .zip(lows)
-                .zip(&mid_close)
-                .map(|(((bh, ah), (bl, al)), &close)| {
-                    wilder.push((bh + ah) / 2.0, (bl + al) / 2.0, close).unwrap_or(f64::NAN)
+                .zip(closes)
+                .map(|(((bh, ah), (bl, al)), (bc, ac))| {
+                    wilder.push((bh + ah) / 2.0, (bl + al) / 2.0, (bc + ac) / 2.0).unwrap_or(f64::NAN)
                 })
                 .collect()
         };
@@ -263,13 +263,15 @@ impl MeanReversionZScore {
 }
 
 /// Returns the mid closes counted in half ticks, `bid * q + ask * q` with `q` ticks per
-/// unit, each term rounded to a whole number when it is within 1e-6 of one (a price on
-/// the tick grid; far above the rounding of a decimal price, far below a digit more).
+/// unit, each term a whole number when it is within 1e-6 of one (a price on the tick
+/// grid; far above the rounding of a decimal price, far below a digit more). Prices are
+/// positive (validated at load), so adding 0.5 and truncating rounds them, without a call
+/// to the C library's `round`.
 fn mid_half_ticks(bid: &[f64], ask: &[f64], tick_size: f64) -> Vec<f64> {
     let per_unit = (1.0 / tick_size).round();
     let ticks = |price: f64| {
         let exact = price * per_unit;
-        let whole = exact.round();
+        let whole = (exact + 0.5) as i64 as f64;
         if (exact - whole).abs() <= 1e-6 { whole } else { exact }
     };
     bid.iter().zip(ask).map(|(b, a)| ticks(*b) + ticks(*a)).collect()
