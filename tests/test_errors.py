@@ -566,6 +566,12 @@ CONFIG_ERRORS = [
         id="symbol-not-in-specs",
     ),
     pytest.param(
+        _set("symbol", "X" * 100_000),  # the message quotes 40 characters of it
+        "symbol",
+        ['"' + "X" * 40 + '"... is not in'],
+        id="megabyte-symbol",
+    ),
+    pytest.param(
         _set("costs.execution_costs", "/no/such/dir/costs.yaml"),
         "costs.execution_costs",
         ["cannot read /no/such/dir/costs.yaml"],

@@ -304,7 +304,11 @@ fn read_symbol_entry(path: &Path, field: &str, symbol: &str) -> Result<Fields, C
             known.sort();
             Err(ConfigError::new(
                 "symbol",
-                format!("{symbol:?} is not in {} (it has {known:?})", path.display()),
+                format!(
+                    "{} is not in {} (it has {known:?})",
+                    describe(&Value::String(symbol.to_owned())),
+                    path.display()
+                ),
             ))
         }
     }

@@ -37,6 +37,16 @@ pub fn describe(value: &Value) -> String {
     }
 }
 
+/// Returns a key as an error's path shows it: at most 40 characters, then `...`, so an
+/// unknown key of megabytes makes a one-line error.
+fn shown_key(key: &str) -> String {
+    if key.chars().count() > 40 {
+        format!("{}...", key.chars().take(40).collect::<String>())
+    } else {
+        key.to_owned()
+    }
+}
+
 /// The fields of one JSON object under a dotted path.
 #[derive(Debug)]
 pub struct Fields {
@@ -252,7 +262,7 @@ impl Fields {
         left.sort();
         match left.first() {
             None => Ok(()),
-            Some(key) => Err(ConfigError::new(self.path_of(key), "unknown key")),
+            Some(key) => Err(ConfigError::new(self.path_of(&shown_key(key)), "unknown key")),
         }
     }
 }
@@ -273,6 +283,8 @@ mod tests {
         assert_eq!(err.to_string(), "strategy.params.z_window: expected an integer >= 2, got 1");
         let err = f.finish().expect_err("unknown");
         assert_eq!(err.to_string(), "strategy.params.x: unknown key");
+        let long = Fields::new("$", json!({"k".repeat(100_000): 1})).expect("object").finish();
+        assert_eq!(long.expect_err("unknown").path, format!("{}...", "k".repeat(40)));
     }
 
     #[test]
