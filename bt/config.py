@@ -16,7 +16,7 @@ from typing import Any
 
 from bt.errors import config_error
 
-__all__ = ["PATH_FIELDS", "load_config", "resolve_paths", "to_json"]
+__all__ = ["PATH_FIELDS", "load_config", "resolve_path", "resolve_paths", "to_json"]
 
 #: Dotted paths of the config fields that name files or folders.
 PATH_FIELDS: tuple[str, ...] = (
@@ -113,10 +113,15 @@ def resolve_paths(config: dict[str, Any], base: str | os.PathLike[str]) -> dict[
         *head, leaf = dotted.split(".")
         for key in head:
             parent = parent.get(key) if isinstance(parent, dict) else None
-        if isinstance(parent, dict) and isinstance(parent.get(leaf), str):
-            value = parent[leaf]
-            # An empty path stays empty: the engine refuses it by name, where joining it
-            # to the folder would quietly mean the folder itself.
-            if value and not os.path.isabs(value):
-                parent[leaf] = os.path.normpath(os.path.join(os.fspath(base), value))
+        if isinstance(parent, dict) and leaf in parent:
+            parent[leaf] = resolve_path(parent[leaf], base)
     return resolved
+
+
+def resolve_path(value: Any, base: str | os.PathLike[str]) -> Any:
+    """Returns a relative path made absolute from ``base``; anything else as it is. An
+    empty path stays empty: the engine refuses it by name, where joining it to the folder
+    would quietly mean the folder itself."""
+    if isinstance(value, str) and value and not os.path.isabs(value):
+        return os.path.normpath(os.path.join(os.fspath(base), value))
+    return value

@@ -84,19 +84,14 @@ def trial_config(
 
 
 def _paths_resolved(params: dict[str, Any], root: Path | None) -> dict[str, Any]:
-    """Returns ``params`` with each relative path of a :data:`FILE_FIELDS` entry made
-    absolute from ``root`` (an empty one stays empty: the engine refuses it by name)."""
-    resolved = params
-    for path, value in params.items():
-        if root is not None and path in FILE_FIELDS and _is_relative_path(value):
-            if resolved is params:
-                resolved = dict(params)
-            resolved[path] = os.path.normpath(os.path.join(root, value))
-    return resolved
+    """Returns ``params`` with each :data:`FILE_FIELDS` entry resolved against ``root``
+    by the wrapper's own rule (``bt.config.resolve_path``)."""
+    files = [path for path in params if path in FILE_FIELDS]
+    if root is None or not files:
+        return params
+    from bt.config import resolve_path  # loaded with the base config already
 
-
-def _is_relative_path(value: object) -> bool:
-    return isinstance(value, str) and bool(value) and not os.path.isabs(value)
+    return {**params, **{path: resolve_path(params[path], root) for path in files}}
 
 
 #: Seconds after which a running trial is killed when ``trial_timeout_s`` is absent.
@@ -556,10 +551,7 @@ def _possible_values(
     entry (file fields resolved against ``root``), else the base config's value."""
     for spec in space:
         if spec.path == path and spec.type == "categorical":
-            choices = list(spec.choices or ())
-            if root is None or path not in FILE_FIELDS:
-                return choices
-            return [_paths_resolved({path: value}, root)[path] for value in choices]
+            return [_paths_resolved({path: value}, root)[path] for value in spec.choices or ()]
     return [get_path(base, path)[1]]
 
 

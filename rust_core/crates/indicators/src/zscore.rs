@@ -9,9 +9,10 @@ const RESYNC_EVERY: usize = 1024;
 /// Yields `None` while warming up (`k < window - 1`) and wherever every value in the
 /// window is equal (`std == 0`, decided on the values themselves, not on a rounding
 /// residue): two neighbours are equal when they differ by at most the series'
-/// resolution (0 unless set with [`RollingZScore::with_resolution`]). Sums are kept on values shifted by the first one, which keeps the variance
-/// free of catastrophic cancellation at FX price levels, and are recomputed from the
-/// window every 1024 bars so rounding drift cannot build up. O(1) per bar, no allocation.
+/// resolution (0 unless set with [`RollingZScore::with_resolution`]). Sums are kept on
+/// values shifted by the first one, which keeps the variance free of catastrophic
+/// cancellation at FX price levels, and are recomputed from the window every 1024 bars
+/// so rounding drift cannot build up. O(1) per bar, no allocation.
 #[derive(Debug, Clone)]
 pub struct RollingZScore<'a> {
     values: &'a [f64],

@@ -23,6 +23,9 @@ pub fn round_to_decimals(x: f64, decimals: u32) -> f64 {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tick {
     per_unit: f64,
+    /// The decimals that write every price of the grid exactly (5 for 0.00001, 2 for
+    /// 0.25, 3 for 0.125), or `None` when no decimal form of at most 15 places does
+    /// (1/3, 2^-20): such prices are written as the grid's own doubles.
     decimals: Option<u32>,
 }
 
@@ -38,15 +41,6 @@ impl Tick {
     #[must_use]
     pub fn round(&self, price: f64) -> f64 {
         round_half_away(price * self.per_unit) / self.per_unit
-    }
-
-    /// Returns the number of decimals that write every price of the grid exactly (5 for
-    /// 0.00001, 2 for 0.25, 3 for 0.125), or `None` when no decimal form of at most
-    /// 15 places does (1/3, 2^-20): such prices are written as the
-    /// grid's own doubles.
-    #[must_use]
-    pub fn decimals(&self) -> Option<u32> {
-        self.decimals
     }
 
     /// Returns `price` rounded to the grid's decimals for output (ENGINE §10: prices
@@ -98,26 +92,26 @@ mod tests {
         let tick = Tick::new(0.00001);
         assert_eq!(tick.round(1.099_714_9), 1.09971);
         assert_eq!(tick.round(1.099_715), 1.09972);
-        assert_eq!(tick.decimals(), Some(5));
+        assert_eq!(tick.decimals, Some(5));
         // 109971 * 0.00001 is one ulp above 1.09971; the grid must not produce it.
         assert_eq!(tick.round(109_971.0 * 0.00001), 1.09971);
-        assert_eq!(Tick::new(0.001).decimals(), Some(3));
+        assert_eq!(Tick::new(0.001).decimals, Some(3));
     }
 
     #[test]
     fn a_tick_that_is_not_a_power_of_ten_keeps_its_decimals() {
-        assert_eq!(Tick::new(0.25).decimals(), Some(2));
-        assert_eq!(Tick::new(0.125).decimals(), Some(3));
-        assert_eq!(Tick::new(0.2).decimals(), Some(1));
-        assert_eq!(Tick::new(0.5).decimals(), Some(1));
-        assert_eq!(Tick::new(1.0).decimals(), Some(0));
+        assert_eq!(Tick::new(0.25).decimals, Some(2));
+        assert_eq!(Tick::new(0.125).decimals, Some(3));
+        assert_eq!(Tick::new(0.2).decimals, Some(1));
+        assert_eq!(Tick::new(0.5).decimals, Some(1));
+        assert_eq!(Tick::new(1.0).decimals, Some(0));
         assert_eq!(Tick::new(0.25).for_output(37_890.25), 37_890.25);
         assert_eq!(Tick::new(0.125).for_output(1.375), 1.375);
         // No finite decimal form: the grid's double itself.
         let third = Tick::new(1.0 / 3.0);
-        assert_eq!(third.decimals(), None);
+        assert_eq!(third.decimals, None);
         assert_eq!(third.for_output(third.round(1.3)), 4.0 / 3.0);
-        assert_eq!(Tick::new(1.0 / 1_048_576.0).decimals(), None); // 2^-20: 20 places
+        assert_eq!(Tick::new(1.0 / 1_048_576.0).decimals, None); // 2^-20: 20 places
     }
 
     #[test]
