@@ -348,6 +348,16 @@ def random_case(seed: int, tf: str | None = None) -> Case:
     )
 
 
+def through_float32(bars: Bars) -> Bars:
+    """``bars`` with every price read through float32, as some feeds store them: valid
+    bars still (rounding keeps the order of prices), but off the tick grid."""
+    columns = {name: getattr(bars, name) for name in Bars.__annotations__}
+    for name, values in columns.items():
+        if name != "timestamp":
+            columns[name] = np.asarray(values, dtype=np.float32).astype(np.float64).tolist()
+    return Bars(**columns)
+
+
 # -------------------------------------------------------------------------- files
 
 

@@ -28,7 +28,7 @@ pub(crate) enum Kind {
     Price,
     /// int64 epoch ns, or an Arrow timestamp with a UTC time zone (any unit).
     Timestamp,
-    /// utf8, large utf8 or utf8 view.
+    /// utf8, large utf8 or utf8 view, or a dictionary of one (a pandas categorical).
     Text,
 }
 
@@ -191,7 +191,8 @@ fn check_type(path: &Path, name: &str, kind: Kind, found: &DataType) -> Result<i
             TimeUnit::Nanosecond => 1,
         }),
         (Kind::Timestamp, _) => Err(wrong("int64 epoch ns or timestamp[ns, tz=UTC]")),
-        (Kind::Text, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => Ok(1),
+        (Kind::Text, text) if is_text(text) => Ok(1),
+        (Kind::Text, DataType::Dictionary(_, values)) if is_text(values) => Ok(1),
         (Kind::Text, _) => Err(wrong("string")),
     }
 }
@@ -204,6 +205,10 @@ fn unit_name(scale: i64) -> &'static str {
         1_000 => "us",
         _ => "ns",
     }
+}
+
+fn is_text(data_type: &DataType) -> bool {
+    matches!(data_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
 }
 
 fn is_utc(tz: &str) -> bool {
@@ -221,8 +226,9 @@ fn append(
     let array = batch
         .column_by_name(name)
         .ok_or_else(|| DataError::MissingColumn { path: path.to_owned(), column: name.to_owned() })?;
-    if array.null_count() > 0 {
-        let row = (0..array.len()).find(|&i| array.is_null(i)).unwrap_or(0);
+    // Logical nulls: a dictionary's key may point at a null value.
+    if let Some(nulls) = array.logical_nulls().filter(|nulls| nulls.null_count() > 0) {
+        let row = (0..array.len()).find(|&i| nulls.is_null(i)).unwrap_or(0);
         return Err(DataError::NullValue {
             path: path.to_owned(),
             row: offset + row,
@@ -258,11 +264,24 @@ fn append(
                 out.push(ns);
             }
         }
-        Column::Text(out) => match array.data_type() {
-            DataType::LargeUtf8 => out.extend(array.as_string::<i64>().iter().flatten().map(str::to_owned)),
-            DataType::Utf8View => out.extend(array.as_string_view().iter().flatten().map(str::to_owned)),
-            _ => out.extend(array.as_string::<i32>().iter().flatten().map(str::to_owned)),
+        Column::Text(out) => match array.as_any_dictionary_opt() {
+            Some(dictionary) => {
+                let values = texts(dictionary.values().as_ref());
+                out.extend(dictionary.normalized_keys().into_iter().map(|key| values[key].clone()));
+            }
+            None => out.extend(texts(array.as_ref())),
         },
     }
     Ok(())
+}
+
+/// The strings of a utf8, large utf8 or utf8 view array (its nulls as empty strings:
+/// the caller has refused nulls where they are read).
+fn texts(array: &dyn Array) -> Vec<String> {
+    let owned = |text: Option<&str>| text.unwrap_or_default().to_owned();
+    match array.data_type() {
+        DataType::LargeUtf8 => array.as_string::<i64>().iter().map(owned).collect(),
+        DataType::Utf8View => array.as_string_view().iter().map(owned).collect(),
+        _ => array.as_string::<i32>().iter().map(owned).collect(),
+    }
 }

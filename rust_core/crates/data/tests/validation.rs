@@ -9,8 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arrow_array::types::Int8Type;
 use arrow_array::{
-    ArrayRef, Float64Array, Int64Array, StringArray, TimestampMillisecondArray, TimestampNanosecondArray,
+    ArrayRef, DictionaryArray, Float64Array, Int8Array, Int64Array, StringArray, TimestampMillisecondArray,
+    TimestampNanosecondArray,
 };
 use omega_data::{DataError, Impact, count_gaps, load_bid_ask, load_news, side_path};
 use omega_types::Timeframe;
@@ -1055,6 +1057,50 @@ fn news_with_utc_timestamps_loads() {
         ],
     );
     assert_eq!(load_news(&path).expect("UTC timestamps").events[0].timestamp, T0);
+}
+
+#[test]
+fn news_with_dictionary_encoded_strings_loads() {
+    // pandas writes a categorical column as dictionary<int8, string>.
+    let dir = tempdir();
+    let path = dir.path().join("news.parquet");
+    let dictionary = |values: Vec<&str>| Arc::new(DictionaryArray::<Int8Type>::from_iter(values)) as ArrayRef;
+    stub::write_columns(
+        &path,
+        vec![
+            ("timestamp", Arc::new(Int64Array::from(vec![T0, T0 + M5, T0 + 2 * M5])) as ArrayRef),
+            ("currency", dictionary(vec!["USD", "EUR", "USD"])),
+            ("impact", dictionary(vec!["high", "low", "high"])),
+        ],
+    );
+    let got: Vec<(String, Impact)> = load_news(&path)
+        .expect("categorical calendar")
+        .events
+        .iter()
+        .map(|e| (e.currency.clone(), e.impact))
+        .collect();
+    assert_eq!(
+        got,
+        vec![("USD".into(), Impact::High), ("EUR".into(), Impact::Low), ("USD".into(), Impact::High)]
+    );
+
+    // A key that points at a null value is a null, named like any other.
+    let values = StringArray::from(vec![Some("USD"), None]);
+    let keys = Int8Array::from(vec![0, 0, 1]);
+    let nulls = DictionaryArray::<Int8Type>::try_new(keys, Arc::new(values)).expect("dictionary");
+    let path = dir.path().join("news-null.parquet");
+    stub::write_columns(
+        &path,
+        vec![
+            ("timestamp", Arc::new(Int64Array::from(vec![T0, T0 + M5, T0 + 2 * M5])) as ArrayRef),
+            ("currency", Arc::new(nulls) as ArrayRef),
+            ("impact", dictionary(vec!["high", "low", "high"])),
+        ],
+    );
+    assert_eq!(
+        load_news(&path).expect_err("null currency"),
+        DataError::NullValue { path: path.clone(), row: 2, column: "currency".into() }
+    );
 }
 
 #[test]

@@ -12,4 +12,4 @@ mod zscore;
 
 pub use atr::{WilderAtr, wilder_atr};
 pub use ema::ema;
-pub use zscore::{RollingZScore, rolling_zscore};
+pub use zscore::{RollingZScore, rolling_zscore, window_zscore};

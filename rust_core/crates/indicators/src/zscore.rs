@@ -105,6 +105,23 @@ impl Iterator for RollingZScore<'_> {
     }
 }
 
+/// Returns the z-score of a window's last value over the whole window (population std),
+/// in two passes on the values shifted by the window's first one, or `None` when every
+/// value is equal.
+///
+/// Slower than [`RollingZScore`] (O(window)) but free of its rolling drift: on values
+/// that are not whole numbers (prices off the tick grid, e.g. read through float32) the
+/// rolling sums can leave z some 1e-9 off, where this is a few ulps off. Two unequal
+/// values still give exactly +-1, a value equal to the mean of whole numbers exactly 0.
+#[must_use]
+pub fn window_zscore(window: &[f64]) -> Option<f64> {
+    let (&first, &last) = (window.first()?, window.last()?);
+    let n = window.len() as f64;
+    let mean = window.iter().map(|v| v - first).sum::<f64>() / n;
+    let var = window.iter().map(|v| (v - first - mean) * (v - first - mean)).sum::<f64>() / n;
+    (var > 0.0).then(|| (last - first - mean) / var.sqrt())
+}
+
 /// Returns the rolling z-score column of `values` (`NaN` where undefined).
 #[must_use]
 pub fn rolling_zscore(values: &[f64], window: usize) -> Vec<f64> {
@@ -162,6 +179,26 @@ mod tests {
         let z = rolling_zscore(&[0.0, 1.0, 40_001.0, 40_000.0, 40_002.0, 40_001.0], 2);
         assert_eq!(&z[1..], [1.0, 1.0, -1.0, 1.0, -1.0]);
         assert_eq!(rolling_zscore(&[3.0, 9.0, 6.0], 3)[2], 0.0);
+    }
+
+    #[test]
+    fn window_zscore_is_exact_on_ties_off_the_grid() {
+        // Half-tick counts of prices read through float32: not whole numbers.
+        let counts: Vec<f64> = (0..4000)
+            .map(|k| f64::from((1.1 + f64::from(k % 97) * 1e-5) as f32) * 2e5 + f64::from(k) * 0.37)
+            .collect();
+        let rolling = rolling_zscore(&counts, 2);
+        let mut drifted = 0;
+        for k in 1..counts.len() {
+            let z = window_zscore(&counts[k - 1..=k]).expect("unequal values");
+            assert_eq!(z.abs(), 1.0, "k={k}");
+            drifted += usize::from((rolling[k].abs() - 1.0).abs() > 1e-12);
+        }
+        assert!(drifted > 0, "the rolling sums drift on these values");
+        assert_eq!(window_zscore(&[3.0, 9.0, 6.0]), Some(0.0));
+        assert_eq!(window_zscore(&[0.0, 0.0, 0.0, 0.0, 1.0]), Some(2.0));
+        assert_eq!(window_zscore(&[1.5, 1.5]), None);
+        assert_eq!(window_zscore(&[]), None);
     }
 
     #[test]

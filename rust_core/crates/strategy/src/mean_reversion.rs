@@ -1,6 +1,6 @@
 //! Mean Reversion Z-Score: fade stretched moves of the mid close (ENGINE §3, §4).
 
-use omega_indicators::{RollingZScore, WilderAtr, ema};
+use omega_indicators::{RollingZScore, WilderAtr, ema, window_zscore};
 use omega_types::config::{ConfigError, Fields};
 use omega_types::{Direction, NANOS_PER_DAY, OrderType};
 use serde_json::{Value, json};
@@ -61,6 +61,10 @@ const SPREAD_TOLERANCE_PIPS: f64 = 1e-9;
 /// computed in floating point, so an exact tie (|z| = 1 in every window of two unequal
 /// mids; z = 0 when the close is the window's mean) comes out a few ulps either side.
 const Z_TIE: f64 = 1e-9;
+/// A rolling z this close to a threshold is recomputed from its window before it is
+/// compared: the rolling sums can drift by some 1e-9 on mids off the tick grid, far more
+/// than [`Z_TIE`] and far less than this (docs/engine-choices.md).
+const Z_RECHECK: f64 = 1e-6;
 const MAX_COUNT: i64 = i64::MAX;
 
 impl MeanReversionParams {
@@ -229,12 +233,21 @@ impl MeanReversionZScore {
                 )
         };
         let mut flags = Vec::with_capacity(bars);
-        for (k, z) in RollingZScore::new(&half_ticks, params.z_window).with_resolution(0.5).enumerate() {
+        let window = params.z_window;
+        let near_threshold = |z: f64| {
+            let size = z.abs();
+            (size - params.z_entry).abs() < Z_RECHECK
+                || params.z_exit.is_some_and(|z_exit| (size - z_exit).abs() < Z_RECHECK)
+        };
+        for (k, z) in RollingZScore::new(&half_ticks, window).with_resolution(0.5).enumerate() {
             // No z (warm-up or a flat window): no signal of any kind.
-            let Some(z) = z else {
+            let Some(mut z) = z else {
                 flags.push(0);
                 continue;
             };
+            if near_threshold(z) {
+                z = window_zscore(&half_ticks[k + 1 - window..=k]).unwrap_or(z);
+            }
             let mut f = 0u8;
             if let Some(z_exit) = params.z_exit {
                 if z >= -z_exit - Z_TIE {
