@@ -16,7 +16,16 @@ from typing import Any
 
 from bt.errors import config_error
 
-__all__ = ["PATH_FIELDS", "load_config", "resolve_path", "resolve_paths", "to_json"]
+__all__ = [
+    "MAX_DEPTH",
+    "PATH_FIELDS",
+    "check_values",
+    "load_config",
+    "read_config",
+    "resolve_path",
+    "resolve_paths",
+    "to_json",
+]
 
 #: Dotted paths of the config fields that name files or folders.
 PATH_FIELDS: tuple[str, ...] = (
@@ -28,9 +37,27 @@ PATH_FIELDS: tuple[str, ...] = (
 )
 
 
+#: The deepest nesting of objects and arrays a config may have: the engine's JSON parser
+#: refuses more, and Python's recursive copies would overflow the stack on much more.
+MAX_DEPTH = 128
+
+
 def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Reads a JSON config file and resolves its relative paths against its folder."""
     file = Path(path)
+    return resolve_paths(read_config(file), file.resolve().parent)
+
+
+def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Reads a JSON config file as written (paths unresolved).
+
+    Raises :class:`bt.ConfigError` at ``$`` naming the file for an unreadable file, text
+    that is not UTF-8 or not JSON, a key repeated in one object, a number of more digits
+    than Python converts, nesting deeper than :data:`MAX_DEPTH`, or a top level that is
+    not an object.
+    """
+    file = Path(path)
+    too_deep = f"{file}: expected at most {MAX_DEPTH} levels of nested objects and arrays"
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
@@ -47,9 +74,31 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise config_error(
             "$", f"{file}: key {exc.key!r} appears twice in one object; keep one"
         ) from None
+    except ValueError:  # an integer of more digits than int() converts
+        raise config_error("$", f"{file}: expected numbers of at most 4300 digits") from None
+    except RecursionError:  # deeper than the parser goes
+        raise config_error("$", too_deep) from None
+    if _depth(config) > MAX_DEPTH:
+        raise config_error("$", too_deep)
     if not isinstance(config, dict):
         raise config_error("$", f"{file}: expected a JSON object at the top level")
-    return resolve_paths(config, file.resolve().parent)
+    return config
+
+
+def _depth(value: Any) -> int:
+    """Returns how deeply ``value`` nests objects and arrays (a scalar: 0), without
+    recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        )
+        if children is not None:
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 class _RepeatedKey(Exception):
@@ -70,17 +119,17 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _check_values(value: Any, path: str) -> None:
+def check_values(value: Any, path: str = "$") -> None:
     """Raises a ConfigError naming the path of the first value JSON cannot carry: a NaN
     or infinite number, or an object that is neither a JSON value nor a path."""
     if isinstance(value, float) and not math.isfinite(value):
         raise config_error(path, f"expected a finite number, got {value}")
     if isinstance(value, dict):
         for key, item in value.items():
-            _check_values(item, f"{path}.{key}" if path != "$" else str(key))
+            check_values(item, f"{path}.{key}" if path != "$" else str(key))
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            _check_values(item, f"{path}[{index}]")
+            check_values(item, f"{path}[{index}]")
     elif not isinstance(value, str | int | float | None | os.PathLike):
         raise config_error(path, f"cannot encode {type(value).__name__} in a config")
 
@@ -98,7 +147,7 @@ def to_json(config: dict[str, Any]) -> str:
     carry, raise :class:`bt.ConfigError` naming their field; any other value JSON cannot
     hold raises ``ConfigError`` too.
     """
-    _check_values(config, "$")
+    check_values(config)
     try:
         return json.dumps(config, default=_encode_path, allow_nan=False)
     except (TypeError, ValueError) as exc:

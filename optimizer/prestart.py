@@ -4,10 +4,10 @@ A loky worker needs about 0.3 s to start: a fresh interpreter that imports jobli
 the engine. The command line's own imports (Optuna, SQLAlchemy, NumPy) take longer than
 that, and a sweep's first batch used to wait for its workers after them. So
 ``optimizer.__main__`` calls :func:`start_early` first: from a quick reading of the
-arguments and the study file (PyYAML's safe loader, nothing validated) it starts the
-pool that the sweep will most likely ask for, and the sweep takes it over with
-:func:`take` once its study file is validated, if the worker count is the one the
-sweep asks for. Anything unusual (no study file, ``--help``, a Dask backend or
+arguments and the study file (:func:`optimizer.study_yaml.load_yaml`, nothing
+validated) it starts the pool that the sweep will most likely ask for, and the sweep
+takes it over with :func:`take` once its study file is validated, if the worker count
+is the one the sweep asks for. Anything unusual (no study file, ``--help``, a Dask backend or
 ``--scheduler``, a count out of range) starts nothing, and the sweep starts its own
 pool as before; the validation reports what is wrong. :func:`close` ends a pool that
 no sweep took (a study file that did not validate).
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from optimizer.limits import DEFAULT_WORKERS, MAX_WORKERS
+from optimizer.study_yaml import load_yaml
 
 if TYPE_CHECKING:
     from optimizer.pool import LokyPool
@@ -78,8 +79,8 @@ def _count(value: Any, default: int | None) -> int | None:
 def _read_mapping(path: Path) -> dict[str, Any] | None:
     """Returns the study file's top-level mapping, or None when it cannot be read as one."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        document = load_yaml(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError, ValueError):
         return None
     return document if isinstance(document, dict) else None
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
-import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -20,11 +19,18 @@ from typing import Any, Literal
 
 import yaml
 
-from optimizer.errors import StudyFileError
+from optimizer.errors import StudyFileError, shown
 from optimizer.limits import DEFAULT_WORKERS, MAX_WORKERS
 from optimizer.metrics import METRIC_KEYS
-from optimizer.search_space import ParamSpec, apply_params, get_path, grid_size
+from optimizer.search_space import (
+    ParamSpec,
+    apply_params,
+    get_path,
+    grid_size,
+    is_finite_number,
+)
 from optimizer.seeds import MAX_SEED
+from optimizer.study_yaml import load_yaml
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -134,12 +140,16 @@ def is_scheduler_address(value: object) -> bool:
     return isinstance(value, str) and bool(_SCHEDULER_RE.match(value))
 
 
-# Each sampler's accepted options: name -> (kind, expectation). Kinds: "int>=N",
-# "prob" (a float in [0, 1]), "prob|null", "pos" (a float > 0), "bool".
+#: The most candidates or individuals a sampler may draw per trial: Optuna's defaults are
+#: tens, and a sampler asked for 10^12 allocates terabytes or never returns.
+MAX_SAMPLER_DRAWS = 10_000
+
+# Each sampler's accepted options: name -> kind. Kinds: "int:LOW:HIGH" (an integer in
+# [LOW, HIGH]), "prob" (a float in [0, 1]), "prob|null", "pos" (a float > 0), "bool".
 SAMPLER_OPTIONS: dict[str, dict[str, str]] = {
     "tpe": {
-        "n_startup_trials": "int>=0",
-        "n_ei_candidates": "int>=1",
+        "n_startup_trials": f"int:0:{MAX_TRIALS}",
+        "n_ei_candidates": f"int:1:{MAX_SAMPLER_DRAWS}",
         "multivariate": "bool",
         "consider_endpoints": "bool",
         "prior_weight": "pos",
@@ -147,9 +157,13 @@ SAMPLER_OPTIONS: dict[str, dict[str, str]] = {
     },
     "random": {},
     "grid": {},
-    "cmaes": {"n_startup_trials": "int>=0", "sigma0": "pos", "popsize": "int>=2"},
+    "cmaes": {
+        "n_startup_trials": f"int:0:{MAX_TRIALS}",
+        "sigma0": "pos",
+        "popsize": f"int:2:{MAX_SAMPLER_DRAWS}",
+    },
     "nsga2": {
-        "population_size": "int>=2",
+        "population_size": f"int:2:{MAX_SAMPLER_DRAWS}",
         "mutation_prob": "prob|null",
         "crossover_prob": "prob",
         "swapping_prob": "prob",
@@ -248,7 +262,11 @@ def load_study_file(path: str | os.PathLike[str]) -> StudySpec:
     name = need("name")
     if not is_study_name(name):
         raise StudyFileError(
-            fname, "name", "a name of letters, digits, '.', '_' or '-' (at most 128)", name
+            fname,
+            "name",
+            "a name of at most 128 letters, digits, '.', '_' or '-', starting with a letter "
+            "or digit",
+            name,
         )
     storage = data.get("storage")
     if storage is not None and (not isinstance(storage, str) or "://" not in storage):
@@ -304,13 +322,15 @@ def load_study_file(path: str | os.PathLike[str]) -> StudySpec:
         raise StudyFileError(fname, "scheduler", "no scheduler unless backend is dask", scheduler)
 
     timeout = data.get("trial_timeout_s", DEFAULT_TRIAL_TIMEOUT_S)
-    if timeout is not None and (not _is_number(timeout) or not 0 < timeout < 86400):
+    if timeout is not None and (not is_finite_number(timeout) or not 0 < timeout < 86400):
         raise StudyFileError(
             fname, "trial_timeout_s", "a number of seconds in (0, 86400) or null", timeout
         )
 
-    _check_data_files(fname, base, search_space, base_path.parent)
+    # The engine names a wrong field (a missing symbol, a timeframe it does not know)
+    # better than the data files it would make the optimizer look for.
     _check_with_engine(fname, base, search_space, base_path.parent)
+    _check_data_files(fname, base, search_space, base_path.parent)
 
     return StudySpec(
         name=name,
@@ -335,52 +355,6 @@ def load_study_file(path: str | os.PathLike[str]) -> StudySpec:
     )
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing a key given twice in one mapping (the safe loader
-    keeps the last one silently: ``seed: 7`` then ``seed: 8`` would run seed 8)."""
-
-
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
-def _unique_key_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    _check_unique_keys(loader, node)
-    return loader.construct_mapping(node)  # the safe loader's own, merge keys included
-
-
-def _check_unique_keys(loader: yaml.SafeLoader, node: yaml.MappingNode) -> None:
-    """Raises a ConstructorError for a key written twice in ``node`` or in a mapping it
-    merges. A key that ``node`` writes over a merged one (``{<<: *d, seed: 8}``) is the
-    merge key's purpose, not a duplicate."""
-    seen: set[Any] = set()
-    for key_node, value_node in node.value:
-        if key_node.tag == _MERGE_TAG:
-            merged = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
-            for mapping in merged:
-                if isinstance(mapping, yaml.MappingNode):  # anything else: the loader says so
-                    _check_unique_keys(loader, mapping)
-            continue
-        key = loader.construct_object(key_node)
-        try:
-            duplicate = key in seen
-        except TypeError:  # an unhashable key: the safe loader's own error says so below
-            continue
-        if duplicate:
-            raise yaml.constructor.ConstructorError(
-                "while reading a mapping",
-                node.start_mark,
-                f"duplicate key {key!r}",
-                key_node.start_mark,
-            )
-        seen.add(key)
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _unique_key_mapping,  # type: ignore[arg-type]
-)
-
-
 def _read_yaml(file: Path) -> dict[str, Any]:
     fname = str(file)
     try:
@@ -390,11 +364,7 @@ def _read_yaml(file: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise StudyFileError(fname, "", f"a readable UTF-8 file ({exc})") from None
     try:
-        loader = _UniqueKeyLoader(text)  # what yaml.safe_load does, with SafeLoader
-        try:
-            data = loader.get_single_data()
-        finally:
-            loader.dispose()
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -402,6 +372,8 @@ def _read_yaml(file: Path) -> dict[str, Any]:
         raise StudyFileError(fname, "", f"valid YAML ({problem}{where})") from None
     except RecursionError:  # PyYAML builds nested collections recursively
         raise StudyFileError(fname, "", "valid YAML (nested too deeply)") from None
+    except ValueError:  # an integer of more digits than int() converts
+        raise StudyFileError(fname, "", "valid YAML (numbers of at most 4300 digits)") from None
     if data is None:
         raise StudyFileError(
             fname, "", "a YAML mapping at the top level (the file is empty or only comments)"
@@ -412,34 +384,28 @@ def _read_yaml(file: Path) -> dict[str, Any]:
 
 
 def _load_base_config(fname: str, path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Returns the base config as written and with its paths resolved (via ``bt``)."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StudyFileError(
-            fname, "base_config", "an existing JSON config file", str(path)
-        ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise StudyFileError(
-            fname, "base_config", f"a readable JSON config file ({exc})", str(path)
-        ) from None
-    except RecursionError:  # the json module parses nested values recursively
-        raise StudyFileError(
-            fname, "base_config", "a readable JSON config file (nested too deeply)", str(path)
-        ) from None
-    if not isinstance(raw, dict):
-        raise StudyFileError(fname, "base_config", "a JSON object", str(path))
-    from bt.config import resolve_paths  # the engine's own path rules (ENGINE §0)
+    """Returns the base config as written and with its paths resolved, read and checked
+    by ``bt``'s rules: UTF-8 JSON, no key repeated in one object (the engine refuses
+    one), no NaN or infinite number, paths resolved as ENGINE §0 says."""
+    from bt import ConfigError
+    from bt.config import check_values, read_config, resolve_paths
 
+    if not path.is_file():
+        raise StudyFileError(fname, "base_config", "an existing JSON config file", str(path))
+    try:
+        raw = read_config(path)
+        check_values(raw)
+    except ConfigError as exc:
+        message = str(exc).removeprefix("$: ")  # a "$" error names the file itself
+        reason = f"{path}: {message}" if message == str(exc) else message
+        raise StudyFileError(
+            fname, "base_config", f"a config the engine accepts ({reason})"
+        ) from None
     return raw, resolve_paths(raw, path.parent)
 
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(float(value))  # type: ignore[arg-type]
 
 
 def _int_from_1(fname: str, key: str, value: object, high: int) -> int:
@@ -458,7 +424,7 @@ def _constraints(fname: str, data: object) -> dict[str, float]:
             raise StudyFileError(
                 fname, f"constraints.{key}", "min_<metric> or max_<metric> with a metric key"
             )
-        if not _is_number(value):
+        if not is_finite_number(value):
             raise StudyFileError(fname, f"constraints.{key}", "a number", value)
         out[str(key)] = float(value)
     return out
@@ -494,7 +460,7 @@ def _sampler(fname: str, data: object, space: Iterable[ParamSpec], n_trials: int
     if not isinstance(data, dict):
         raise StudyFileError(fname, "sampler", "a mapping such as {name: tpe}", data)
     name = data.get("name")
-    if name not in SAMPLER_OPTIONS:
+    if not isinstance(name, str) or name not in SAMPLER_OPTIONS:
         raise StudyFileError(fname, "sampler.name", "one of " + ", ".join(SAMPLER_OPTIONS), name)
     allowed = SAMPLER_OPTIONS[name]
     options: dict[str, Any] = {}
@@ -508,22 +474,22 @@ def _sampler(fname: str, data: object, space: Iterable[ParamSpec], n_trials: int
             raise StudyFileError(fname, where, f"an option of sampler {name}: {expected}")
         if value is None and kind != "prob|null":
             continue  # null: the sampler's default, as when the option is absent
-        ok = {
-            "bool": isinstance(value, bool),
-            "pos": _is_number(value) and value > 0,
-            "prob": _is_number(value) and 0 <= value <= 1,
-            "prob|null": value is None or (_is_number(value) and 0 <= value <= 1),
-        }.get(kind)
-        if kind.startswith("int>="):
-            ok = _is_int(value) and value >= int(kind[5:])
+        if kind.startswith("int:"):
+            low, high = (int(bound) for bound in kind.split(":")[1:])
+            ok = _is_int(value) and low <= value <= high
+            expected = f"an integer from {low} to {high:,}"
+        else:
+            ok, expected = {
+                "bool": (isinstance(value, bool), "true or false"),
+                "pos": (is_finite_number(value) and value > 0, "a number > 0"),
+                "prob": (is_finite_number(value) and 0 <= value <= 1, "a number in [0, 1]"),
+                "prob|null": (
+                    value is None or (is_finite_number(value) and 0 <= value <= 1),
+                    "a number in [0, 1] or null",
+                ),
+            }[kind]
         if not ok:
-            what = {
-                "bool": "true or false",
-                "pos": "a number > 0",
-                "prob": "a number in [0, 1]",
-                "prob|null": "a number in [0, 1] or null",
-            }.get(kind, f"an integer >= {kind[5:]}")
-            raise StudyFileError(fname, where, what, value)
+            raise StudyFileError(fname, where, expected, value)
         options[key] = value
     if name == "grid":
         size = grid_size(fname, space)
@@ -570,8 +536,9 @@ def data_files(
     base_dir = get_path(base, "data.dir")[1]
     if isinstance(base.get("data"), dict) and isinstance(base_dir, str):
         folders = _possible_values(base, space, "data.dir", root)
-        symbols = _possible_values(base, space, "symbol")
-        tfs = set(_possible_values(base, space, "data.primary_tf"))
+        # Anything but strings is refused by the engine check, which names the field.
+        symbols = [s for s in _possible_values(base, space, "symbol") if isinstance(s, str)]
+        tfs = {tf for tf in _possible_values(base, space, "data.primary_tf") if isinstance(tf, str)}
         if "trend" in _possible_values(base, space, "strategy.params.htf_filter"):
             tfs.add("D1")
         base_symbol = get_path(base, "symbol")[1]
@@ -678,5 +645,5 @@ def _check_with_engine(
                 raise StudyFileError(
                     fname,
                     f"search_space.{entry}",
-                    f"values the engine accepts ({entry} = {params[entry]!r}: {exc})",
+                    f"values the engine accepts ({entry} = {shown(params[entry])}: {exc})",
                 ) from None

@@ -131,6 +131,24 @@ def test_unreadable_config_exits_2(tmp_path: Path) -> None:
     assert line.startswith(f"error: {broken}: not valid JSON at line 2")
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Both were tracebacks: int() refuses 5000 digits; copying 900 levels overflowed.
+        ('{"rng_seed": ' + "1" * 5000 + "}", "expected numbers of at most 4300 digits"),
+        ('{"news": ' + "[" * 900 + "]" * 900 + "}", "expected at most 128 levels of nested"),
+        ("[" * 100_000 + "]" * 100_000, "expected at most 128 levels of nested"),
+    ],
+)
+def test_configs_json_cannot_carry_exit_2(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(text, encoding="utf-8")
+    proc = run_cli("run", str(path))
+    assert proc.returncode == 2
+    line = assert_one_error_line(proc.stderr)
+    assert line.startswith(f"error: {path}: {expected}"), line
+
+
 def test_market_data_failure_exits_1(tmp_path: Path) -> None:
     config = bt.load_config(ROOT / CONFIG)
     config["data"]["dir"] = str(tmp_path / "no_data")

@@ -80,7 +80,7 @@ def _holds_no_studies(url: str) -> bool:
     connection. False too when it could not be read: :class:`StudyStore` then says why."""
     try:
         engine = make_readonly_engine(readonly_url(url))
-    except (BadInputError, ImportError, NoSuchModuleError):
+    except (BadInputError, ImportError, NoSuchModuleError, ValueError):  # ValueError: a NUL
         return False
     try:
         return not sqlalchemy.inspect(engine).has_table(StudyRow.__tablename__)

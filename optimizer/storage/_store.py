@@ -167,6 +167,11 @@ class StudyStore:
                     f"storage {self.display_url}: expected a database file such as "
                     "sqlite:///studies/omega.db (not an in-memory database)"
                 )
+            if "\x00" in parsed.database:  # %00 in the URL: no file system takes it
+                raise BadInputError(
+                    f"storage {self.display_url}: expected a database file path without a "
+                    "NUL character (%00)"
+                )
             from pathlib import Path
 
             if must_exist and not Path(parsed.database).is_file():

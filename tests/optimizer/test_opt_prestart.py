@@ -50,8 +50,18 @@ def test_anything_but_a_readable_sweep_starts_nothing(tmp_path: Path) -> None:
     broken.write_text("name: [unclosed\n", encoding="utf-8")
     listed = tmp_path / "listed.yaml"
     listed.write_text("- a list\n", encoding="utf-8")
+    # Read with the study file's own loader: a merge bomb (2^20 keys once expanded, which
+    # the plain safe loader builds, for minutes at 25 lines) and a 5000-digit number.
+    bomb = tmp_path / "bomb.yaml"
+    lines = ["workers: 2", "bomb:", "  m0: &m0 {a: 1, b: 2}"]
+    lines += [f"  m{i}: &m{i} {{<<: [*m{i - 1}, *m{i - 1}]}}" for i in range(1, 21)]
+    bomb.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    digits = tmp_path / "digits.yaml"
+    digits.write_text("workers: 2\nn_trials: " + "1" * 5000 + "\n", encoding="utf-8")
     for argv in (
         [],
+        ["sweep", str(bomb)],
+        ["sweep", str(digits)],
         ["show", str(listed)],
         ["sweep"],
         ["sweep", str(tmp_path / "missing.yaml")],

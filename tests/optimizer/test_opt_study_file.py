@@ -92,7 +92,31 @@ BAD_CASES: list[Case] = [
         "sampler.n_startup_trials",
         "no options",
     ),
-    ({"sampler": {"name": "tpe", "n_startup_trials": -1}}, "sampler.n_startup_trials", ">= 0"),
+    (
+        {"sampler": {"name": "tpe", "n_startup_trials": -1}},
+        "sampler.n_startup_trials",
+        "an integer from 0 to 10,000,000",
+    ),
+    # Validated, 10^12 candidates allocated terabytes mid-sweep (CMA-ES: never returned).
+    (
+        {"sampler": {"name": "tpe", "n_ei_candidates": 10**12}},
+        "sampler.n_ei_candidates",
+        "an integer from 1 to 10,000, got 1000000000000",
+    ),
+    (
+        {"sampler": {"name": "cmaes", "popsize": 10**12}},
+        "sampler.popsize",
+        "an integer from 2 to 10,000",
+    ),
+    # Unhashable or huge values gave a TypeError or OverflowError traceback.
+    ({"sampler": {"name": ["tpe"]}}, "sampler.name", "one of tpe, random, grid, cmaes, nsga2"),
+    (
+        {"constraints": {"min_trades": 10**400}},
+        "constraints.min_trades",
+        "a number, got <an integer of about 401 digits>",
+    ),
+    ({"trial_timeout_s": 10**400}, "trial_timeout_s", "a number of seconds in (0, 86400)"),
+    ({"name": "_private"}, "name", "starting with a letter or digit, got '_private'"),
     ({"sampler": {"name": "tpe", "multivariate": "yes"}}, "sampler.multivariate", "true or false"),
     ({"sampler": {"name": "nsga2", "crossover_prob": 1.5}}, "sampler.crossover_prob", "[0, 1]"),
     ({"sampler": {"name": "cmaes", "sigma0": 0}}, "sampler.sigma0", "a number > 0"),
@@ -144,6 +168,34 @@ BAD_CASES: list[Case] = [
         {"search_space": {"strategy.params.z_window": {"type": "integer", "low": 2, "high": 9}}},
         "search_space.strategy.params.z_window.type",
         "int, float or categorical",
+    ),
+    (
+        {"search_space": {"strategy.params.z_window": {"type": ["int"], "low": 2, "high": 9}}},
+        "search_space.strategy.params.z_window.type",
+        "int, float or categorical, got ['int']",
+    ),
+    (
+        {"search_space": {"strategy.params.z_entry": {"type": "float", "low": 1, "high": 10**400}}},
+        "search_space.strategy.params.z_entry.high",
+        "a number, got <an integer of about 401 digits>",
+    ),
+    (
+        {
+            "search_space": {
+                "strategy.params.z_window": {"type": "categorical", "choices": [20, 10**400]}
+            }
+        },
+        "search_space.strategy.params.z_window.choices",
+        "a number float64 holds",
+    ),
+    (
+        {
+            "search_space": {
+                "strategy.params.z_entry": {"type": "categorical", "choices": [1.5, float("nan")]}
+            }
+        },
+        "search_space.strategy.params.z_entry.choices",
+        "a number float64 holds, string), got nan",
     ),
     (
         {
@@ -536,7 +588,7 @@ def test_deeply_nested_yaml_and_json_are_one_line_errors(
         load_study_file(path)
     assert str(info.value) == f"{path}: expected valid YAML (nested too deeply)"
     (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
-    with pytest.raises(StudyFileError, match=r"base_config: expected a readable JSON config file"):
+    with pytest.raises(StudyFileError, match=r"base_config: .* at most 128 levels of nested"):
         load_study_file(write_study(base_config=str(tmp_path / "deep.json")))
 
 
@@ -559,6 +611,81 @@ def test_null_means_the_default_for_every_optional_key(write_study: StudyWriter)
     data["sampler"] = {"name": "tpe", "n_startup_trials": None}
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     assert load_study_file(path).sampler.to_dict() == {"name": "tpe"}
+
+
+def test_merged_mappings_can_be_merged_again(write_study: StudyWriter) -> None:
+    # Reading a mapping expands its merge keys in place: merging it again later was
+    # taken for a mapping that repeats its merged keys.
+    path = write_study(search_space={})
+    path.write_text(
+        path.read_text().replace("search_space: {}", "search_space:")
+        + "  strategy.params.sl_atr: &sl {type: float, low: 0.5, high: 4.0}\n"
+        + "  strategy.params.tp_atr: &tp {<<: *sl, low: 1.0}\n"
+        + "  strategy.params.z_entry: {<<: [*tp, *sl], high: 3.5}\n"
+    )
+    bounds = [(p.path, p.low, p.high) for p in load_study_file(path).search_space]
+    assert bounds == [
+        ("strategy.params.sl_atr", 0.5, 4.0),
+        ("strategy.params.tp_atr", 1.0, 4.0),
+        ("strategy.params.z_entry", 1.0, 3.5),
+    ]
+
+
+def test_a_merge_bomb_is_refused_before_it_grows(write_study: StudyWriter) -> None:
+    # Each line merges the one above twice: 2^20 keys once expanded, which PyYAML builds
+    # (minutes and gigabytes at 25 lines) unless the loader stops it.
+    path = write_study()
+    lines = ["bomb:", "  m0: &m0 {a: 1, b: 2}"]
+    lines += [f"  m{i}: &m{i} {{<<: [*m{i - 1}, *m{i - 1}]}}" for i in range(1, 21)]
+    path.write_text(path.read_text() + "\n".join(lines) + "\n")
+    with pytest.raises(StudyFileError, match=r"more than 10,000 keys once its merge keys are"):
+        load_study_file(path)
+
+
+def test_values_too_big_to_show_are_cut_short(write_study: StudyWriter) -> None:
+    # A seed of aliases nested 9 deep is 9^9 strings once written out (a 2 GB message).
+    bomb: Any = "x"
+    for _ in range(9):
+        bomb = [bomb] * 9
+    with pytest.raises(StudyFileError) as info:
+        load_study_file(write_study(seed=bomb))
+    message = str(info.value)
+    assert "seed: expected an integer in [0, 2**63), got [[[...]" in message
+    assert len(message) < len(str(info.value.file)) + 300
+    # An integer Python will not even write past 4300 digits.
+    path = write_study()
+    path.write_text(path.read_text().replace("n_trials: 24", "n_trials: " + "1" * 5000))
+    with pytest.raises(StudyFileError, match=r"valid YAML \(numbers of at most 4300 digits\)"):
+        load_study_file(path)
+
+
+def test_a_base_config_is_read_by_the_wrappers_rules(
+    write_study: StudyWriter, base_config: Path, tmp_path: Path
+) -> None:
+    # The engine refuses a key given twice, so the optimizer must not keep the last one;
+    # a NaN, a 5000-digit number and 900 levels of nesting are one-line errors too.
+    text = base_config.read_text()
+    config = json.loads(text)
+    deep = json.dumps({**config, "news": "NEWS"}).replace('"NEWS"', "[" * 900 + "]" * 900)
+    cases = {
+        "repeated": (text.replace('"symbol":', '"symbol": "GBPUSD", "symbol":', 1),
+                     "key 'symbol' appears twice in one object"),
+        "nan": (text.replace('"z_entry": 2.0', '"z_entry": NaN', 1),
+                "strategy.params.z_entry: expected a finite number, got nan"),
+        "digits": (text.replace('"z_window": 48', '"z_window": ' + "1" * 5000, 1),
+                   "expected numbers of at most 4300 digits"),
+        "deep": (deep, "expected at most 128 levels of nested objects and arrays"),
+        "no symbol": (json.dumps({k: v for k, v in config.items() if k != "symbol"}),
+                      "(it says: symbol: required: expected a string)"),
+    }  # fmt: skip
+    for name, (content, expected) in cases.items():
+        assert content != text, name
+        (tmp_path / f"{name}.json").write_text(content)
+        with pytest.raises(StudyFileError) as info:
+            load_study_file(write_study(base_config=str(tmp_path / f"{name}.json")))
+        message = str(info.value)
+        assert "base_config: expected a config the engine accepts (" in message, (name, message)
+        assert expected in message, (name, message)
 
 
 def test_yaml_merge_keys_are_read_and_duplicates_still_refused(write_study: StudyWriter) -> None:
@@ -693,6 +820,7 @@ def test_unusable_storage_urls_are_one_line_errors(write_study: StudyWriter) -> 
         f"sqlite:///{folder / 'a-folder'}": "(unable to open database file)",
         "sqlite://": "not an in-memory database",
         "mysql://user@127.0.0.1:1/x": "expected an installed database driver",
+        f"sqlite:///{folder / 'x%00.db'}": "without a NUL character (%00)",  # was a traceback
     }
     for url, expected in cases.items():
         for command in (["sweep", str(path)], ["studies"]):
