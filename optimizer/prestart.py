@@ -7,9 +7,9 @@ that, and a sweep's first batch used to wait for its workers after them. So
 arguments and the study file (:func:`optimizer.study_yaml.load_yaml`, nothing
 validated) it starts the pool that the sweep will most likely ask for, and the sweep
 takes it over with :func:`take` once its study file is validated, if the worker count
-is the one the sweep asks for. Anything unusual (no study file, ``--help``, a Dask backend or
-``--scheduler``, a count out of range) starts nothing, and the sweep starts its own
-pool as before; the validation reports what is wrong. :func:`close` ends a pool that
+is the one the sweep asks for. Anything unusual (no study file, ``--help``, a Dask
+backend or ``--scheduler``, a count out of range) starts nothing, and the sweep starts
+its own pool as before; the validation reports what is wrong. :func:`close` ends a pool that
 no sweep took (a study file that did not validate).
 """
 

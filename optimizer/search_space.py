@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from optuna.distributions import (
     BaseDistribution,
@@ -26,6 +26,7 @@ __all__ = [
     "get_path",
     "grid_size",
     "is_finite_number",
+    "is_int",
     "set_path",
 ]
 
@@ -41,7 +42,8 @@ _SPEC_KEYS = {
 }
 
 
-def _is_int(value: object) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
+    """Tells whether ``value`` is an int and not a bool (YAML's true is no count)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -50,9 +52,7 @@ def is_finite_number(value: object) -> bool:
     finite number (an int beyond float64's range is not: 10**400 has no float64)."""
     if isinstance(value, float):
         return math.isfinite(value)
-    return (
-        isinstance(value, int) and not isinstance(value, bool) and abs(value) <= sys.float_info.max
-    )
+    return is_int(value) and abs(value) <= sys.float_info.max
 
 
 def _step_count(low: float, high: float, step: float) -> Fraction:
@@ -127,7 +127,7 @@ class ParamSpec:
     def _numeric(
         cls, fname: str, key: str, path: str, kind: str, spec: Mapping[str, Any]
     ) -> ParamSpec:
-        check = _is_int if kind == "int" else is_finite_number
+        check = is_int if kind == "int" else is_finite_number
         what = "an integer" if kind == "int" else "a number"
         for bound in ("low", "high"):
             if bound not in spec:

@@ -28,6 +28,7 @@ from optimizer.search_space import (
     get_path,
     grid_size,
     is_finite_number,
+    is_int,
 )
 from optimizer.seeds import MAX_SEED
 from optimizer.study_yaml import load_yaml
@@ -278,7 +279,7 @@ def load_study_file(path: str | os.PathLike[str]) -> StudySpec:
     seed = data.get("seed")
     if seed is None and run_mode == "dev":
         raise StudyFileError(fname, "seed", "an integer in [0, 2**63) (required in dev mode)")
-    if seed is not None and (not _is_int(seed) or not 0 <= seed < MAX_SEED):
+    if seed is not None and (not is_int(seed) or not 0 <= seed < MAX_SEED):
         raise StudyFileError(fname, "seed", "an integer in [0, 2**63)", seed)
 
     base_ref = need("base_config")
@@ -396,22 +397,19 @@ def _load_base_config(fname: str, path: Path) -> tuple[dict[str, Any], dict[str,
         raw = read_config(path)
         check_values(raw)
     except ConfigError as exc:
-        message = str(exc).removeprefix("$: ")  # a "$" error names the file itself
-        reason = f"{path}: {message}" if message == str(exc) else message
+        # An error at "$" names the file itself; one at a field does not.
+        field = getattr(exc, "field_path", "$")
+        reason = str(exc).removeprefix("$: ") if field == "$" else f"{path}: {exc}"
         raise StudyFileError(
             fname, "base_config", f"a config the engine accepts ({reason})"
         ) from None
     return raw, resolve_paths(raw, path.parent)
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _int_from_1(fname: str, key: str, value: object, high: int) -> int:
-    if not _is_int(value) or not 1 <= value <= high:  # type: ignore[operator]
+    if not is_int(value) or not 1 <= value <= high:
         raise StudyFileError(fname, key, f"an integer from 1 to {high:,}", value)
-    return int(value)  # type: ignore[call-overload]
+    return value
 
 
 def _constraints(fname: str, data: object) -> dict[str, float]:
@@ -476,7 +474,7 @@ def _sampler(fname: str, data: object, space: Iterable[ParamSpec], n_trials: int
             continue  # null: the sampler's default, as when the option is absent
         if kind.startswith("int:"):
             low, high = (int(bound) for bound in kind.split(":")[1:])
-            ok = _is_int(value) and low <= value <= high
+            ok = is_int(value) and low <= value <= high
             expected = f"an integer from {low} to {high:,}"
         else:
             ok, expected = {
