@@ -12,6 +12,7 @@ from optimizer.metrics import METRIC_KEYS
 from optimizer.ranking import RankedTrial
 
 __all__ = [
+    "infeasible_mark",
     "leaderboard_csv",
     "leaderboard_json",
     "leaderboard_rows",
@@ -58,6 +59,12 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}" if abs(value) >= 1e6 else f"{value:.4f}".rstrip("0").rstrip(".")
     return str(value)
+
+
+def infeasible_mark(value: Any, feasible: bool) -> Any:
+    """Returns ``value`` as a table cell, followed by ``*`` (as text that aligns like a
+    number) when it belongs to an infeasible trial."""
+    return value if feasible else _Fixed(f"{_fmt(value)}*")
 
 
 def _short_names(paths: Sequence[str]) -> dict[str, str]:

@@ -6,7 +6,7 @@ import argparse
 
 from optimizer.commands._base import Command, add_storage_argument, open_study_store
 from optimizer.ranking import rank_trials
-from optimizer.report import render_table
+from optimizer.report import infeasible_mark, render_table
 from optimizer.storage import StudyStore, display_url, resolve_storage
 
 __all__ = ["StudiesCommand"]
@@ -42,6 +42,8 @@ class StudiesCommand(Command):
             "created",
         ]
         print(render_table(headers, rows))
+        if any(str(row[headers.index("best_score")]).endswith("*") for row in rows):
+            print("* infeasible: no trial of the study meets its constraints")
         return 0
 
 
@@ -53,9 +55,10 @@ def _study_rows(store: StudyStore) -> list[list[object]]:
             trials = store.trials(study)
             ranked = rank_trials(trials, study.constraints)
             states = [t.state for t in trials]
-            best = (
-                ranked[0].trial.metrics.get("score") if ranked and ranked[0].trial.metrics else None
-            )
+            best: object = None
+            if ranked and ranked[0].trial.metrics:
+                # Rank 1 is infeasible only when no trial is feasible: marked as in `show`.
+                best = infeasible_mark(ranked[0].trial.metrics.get("score"), ranked[0].feasible)
             rows.append(
                 [
                     study.name,

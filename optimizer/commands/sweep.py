@@ -170,7 +170,8 @@ class SweepCommand(Command):
             store.close()
         print(
             f"{report.ran} trials run ({report.failed} failed) in {report.wall_s:.1f} s with "
-            f"{report.workers} workers: {report.trials_per_s:.2f} trials/s; time inside "
+            f"{report.workers} worker{'' if report.workers == 1 else 's'}: "
+            f"{report.trials_per_s:.2f} trials/s; time inside "
             f"run_backtest {report.engine_s:.1f} s = {report.engine_share:.0%} of worker time"
         )
         if report.wall_s > 0:

@@ -219,7 +219,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self) -> Response:
         target = urlsplit(self.path)
         parts = _segments(target.path)
-        api = parts is not None and parts[:1] == ["api"]
+        # From the raw path: an API path that does not decode still answers in JSON.
+        api = target.path == "/api" or target.path.startswith("/api/")
         try:
             if parts is None:
                 raise NotFound("malformed path")

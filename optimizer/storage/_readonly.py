@@ -29,13 +29,28 @@ __all__ = [
 _BUSY_TIMEOUT_S = 10.0
 
 
+def check_sqlite_path(parsed: URL) -> None:
+    """Raises :class:`BadInputError` for a SQLite URL that is not a plain file path: a
+    ``file:`` URI or query parameters (``?mode=ro&uri=true``), which the commands' own
+    connections (read-only, Optuna's) would each read differently."""
+    if (parsed.database or "").startswith("file:"):
+        raise BadInputError(
+            f"storage {parsed}: expected a plain SQLite path such as sqlite:///studies/omega.db, "
+            "not a file: URI"
+        )
+    if parsed.query:
+        raise BadInputError(
+            f"storage {parsed}: expected a plain SQLite path such as sqlite:///studies/omega.db, "
+            f"without query parameters (?{'&'.join(sorted(parsed.query))})"
+        )
+
+
 def _sqlite_file(parsed: URL) -> Path | None:
     database = parsed.database
     if database in (None, "", ":memory:"):
         return None
     assert database is not None
-    if database.startswith("file:"):
-        raise BadInputError(f"--storage {parsed}: expected a plain SQLite path, not a file: URI")
+    check_sqlite_path(parsed)
     return Path(database).resolve()
 
 

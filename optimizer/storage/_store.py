@@ -64,7 +64,7 @@ from optimizer.storage._optuna_schema import (
     count_trials,
     open_optuna_tables,
 )
-from optimizer.storage._readonly import make_readonly_engine, readonly_url
+from optimizer.storage._readonly import check_sqlite_path, make_readonly_engine, readonly_url
 from optimizer.storage._records import NewTrial, StudyRecord, TrialRecord, study_record
 from optimizer.worker import TrialOutcome
 
@@ -172,6 +172,7 @@ class StudyStore:
                     f"storage {self.display_url}: expected a database file path without a "
                     "NUL character (%00)"
                 )
+            check_sqlite_path(parsed)
             from pathlib import Path
 
             if must_exist and not Path(parsed.database).is_file():

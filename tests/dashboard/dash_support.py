@@ -54,8 +54,16 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 FAILED_TRIAL = 5
 
 
-def write_study(folder: Path, data: Path, *, name: str = STUDY, n_trials: int = 20) -> Path:
-    """Writes a base config on ``data`` and a dev study file; returns the study file."""
+def write_study(
+    folder: Path,
+    data: Path,
+    *,
+    name: str = STUDY,
+    n_trials: int = 20,
+    constraints: dict[str, float] | None = None,
+) -> Path:
+    """Writes a base config on ``data`` and a dev study file (``constraints``: min_trades 3
+    unless given); returns the study file."""
     base = write_base_config(folder, data)
     study = {
         "name": name,
@@ -68,7 +76,7 @@ def write_study(folder: Path, data: Path, *, name: str = STUDY, n_trials: int = 
         "batch_size": 4,
         "objective": "score",
         "direction": "maximize",
-        "constraints": {"min_trades": 3},
+        "constraints": {"min_trades": 3} if constraints is None else constraints,
         "trial_timeout_s": 60,
         "search_space": SEARCH_SPACE,
     }

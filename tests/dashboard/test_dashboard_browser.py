@@ -223,6 +223,26 @@ def test_hostile_study_name_is_shown_as_text(server: Dashboard, visit: Any) -> N
         assert visited.page.locator(hooks).count() == 0
 
 
+def test_a_best_score_no_feasible_trial_has_is_marked(
+    data_dir: Path, tmp_path: Path, visit: Any
+) -> None:
+    study = write_study(
+        tmp_path, data_dir, name="none-feasible", n_trials=4, constraints={"min_trades": 10**6}
+    )
+    url = f"sqlite:///{tmp_path / 'none.db'}"
+    assert run_cli("sweep", str(study), "--storage", url).returncode == 0
+    with dashboard(url, tmp_path) as server:
+        studies = visit(server.base + "/")
+        cell = studies.page.locator('#studies tr[data-study="none-feasible"] td.num a')
+        cell.wait_for()
+        assert cell.inner_text().endswith("*")
+        assert "infeasible" in (cell.get_attribute("title") or "")
+        page = visit(study_url(server, "none-feasible")).page
+        page.wait_for_selector("#summary .item")
+        assert "infeasible: no trial meets the constraints" in page.locator("#summary").inner_text()
+        assert studies.errors == []
+
+
 def test_pages_follow_a_running_sweep(data_dir: Path, tmp_path: Path, visit: Any) -> None:
     # The dashboard opens an empty storage; the sweep starts afterwards. The studies page
     # shows the new study, the study page follows it to the end, neither reloads.

@@ -115,6 +115,17 @@ def test_trial_numbers_are_ascii_digits(server: Dashboard) -> None:
         assert request(server, f"/study/{STUDY}/trial/{number}")[0] == 404
 
 
+def test_api_paths_that_do_not_decode_answer_in_json(server: Dashboard) -> None:
+    for path in ("/api/study/%ff/summary", "/api/%ff", f"/api/study/{STUDY}/trial/%c3"):
+        status, headers, body = request(server, path)
+        assert status == 404, path
+        assert headers["Content-Type"].startswith("application/json"), path
+        assert "error" in json.loads(body)
+    status, headers, _ = request(server, "/study/%ff")
+    assert status == 404
+    assert headers["Content-Type"].startswith("text/html")
+
+
 def test_no_route_reads_a_file_path(server: Dashboard) -> None:
     for path in (
         "/static/../../pyproject.toml",

@@ -821,6 +821,9 @@ def test_unusable_storage_urls_are_one_line_errors(write_study: StudyWriter) -> 
         "sqlite://": "not an in-memory database",
         "mysql://user@127.0.0.1:1/x": "expected an installed database driver",
         f"sqlite:///{folder / 'x%00.db'}": "without a NUL character (%00)",  # was a traceback
+        # Was a file named "q.db?mode=ro&uri=true" that the next command could not read.
+        f"sqlite:///{folder / 'q.db'}?mode=ro&uri=true": "without query parameters (?mode&uri)",
+        f"sqlite:///file:{folder / 'u.db'}": "not a file: URI",
     }
     for url, expected in cases.items():
         for command in (["sweep", str(path)], ["studies"]):
@@ -830,3 +833,4 @@ def test_unusable_storage_urls_are_one_line_errors(write_study: StudyWriter) -> 
             # `studies` does not create a database: a folder is "no such file" there.
             if command[0] == "sweep" or "a-folder" not in url:
                 assert expected in proc.stderr, (url, proc.stderr)
+    assert not list(folder.glob("q.db*")) and not (folder / "file:").exists()

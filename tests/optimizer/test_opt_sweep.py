@@ -181,6 +181,21 @@ def test_show_replay_and_exports_share_one_order(write_study: StudyWriter, tmp_p
         assert "Traceback" not in err, err
 
 
+def test_studies_marks_a_best_score_that_no_feasible_trial_has(
+    write_study: StudyWriter,
+) -> None:
+    path = write_study(n_trials=3, workers=1, constraints={"min_trades": 1_000_000})
+    url = storage_of(path)
+    swept = run_cli("sweep", str(path), "--storage", url)
+    assert swept.returncode == 0, swept.stderr
+    assert "3 trials run (0 failed)" in swept.stdout and " with 1 worker: " in swept.stdout
+    listed = run_cli("studies", "--storage", url)
+    assert listed.returncode == 0, listed.stderr
+    row = next(line for line in listed.stdout.splitlines() if line.startswith("test-study"))
+    assert row.split()[7].endswith("*"), listed.stdout
+    assert "* infeasible: no trial of the study meets its constraints" in listed.stdout
+
+
 def test_replay_fails_loudly_on_a_metric_mismatch(write_study: StudyWriter, tmp_path: Path) -> None:
     path = write_study(n_trials=4, workers=1)
     url = storage_of(path)

@@ -16,7 +16,14 @@
     document.getElementById("studies-empty").hidden = data.studies.length > 0;
     for (const s of data.studies) {
       const best = s.best
-        ? el("a", { href: trialHref(s.name, s.best.number), title: `trial ${s.best.number}` }, fmt(s.best.score))
+        ? el(
+            "a",
+            {
+              href: trialHref(s.name, s.best.number),
+              title: s.best.feasible ? `trial ${s.best.number}` : `trial ${s.best.number}, infeasible: no trial meets the constraints`,
+            },
+            s.best.feasible ? fmt(s.best.score) : `${fmt(s.best.score)}*`
+          )
         : "–";
       tbody.appendChild(
         el(

@@ -43,7 +43,13 @@
       .join(", ");
     const constraints = Object.entries(s.constraints || {}).map(([k, v]) => `${k} ${fmt(v)}`).join(", ") || "none";
     const best = s.best
-      ? el("a", { href: trialHref(name, s.best.number) }, `${fmt(s.best.score)} (trial ${s.best.number})`)
+      ? el(
+          "a",
+          { href: trialHref(name, s.best.number) },
+          s.best.feasible
+            ? `${fmt(s.best.score)} (trial ${s.best.number})`
+            : `${fmt(s.best.score)}* (trial ${s.best.number}, infeasible: no trial meets the constraints)`
+        )
       : "–";
     const bar = el("span", { class: "progress" }, el("span", { class: "progress-fill" }));
     bar.firstChild.style.width = `${Math.min(100, (100 * s.done) / Math.max(1, s.n_trials)).toFixed(1)}%`;
