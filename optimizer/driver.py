@@ -160,18 +160,21 @@ def _open_study(
 
 
 def _check_budget(store: StudyStore, spec: StudySpec, study: StudyRecord, total: int) -> None:
-    """Raises :class:`BadInputError` when ``total`` is below the trials ``study`` has
-    already finished: the stored budget never drops below them (docs/optimizer.md)."""
-    counts = store.state_counts(study)
-    finished = counts.get("COMPLETE", 0) + counts.get("FAIL", 0)
-    if total >= finished:
+    """Raises :class:`BadInputError` when ``total`` is below a trial ``study`` has
+    already finished: the stored budget never drops below them (docs/optimizer.md). After
+    a killed driver, trials may be finished above unfinished ones; the budget must hold
+    them all, or the study would differ from one run with that budget."""
+    finished, through = store.finished_extent(study)
+    if total >= through:
         return
     done = f"study {study.name!r} in {store.display_url} has finished {finished} trials already"
+    if through > finished:
+        done += f", up to trial {through - 1}"
     if total == spec.n_trials:  # the budget is the study file's
         raise StudyFileError(
-            str(spec.file), "n_trials", f"at least {finished} ({done}; or a larger --trials)", total
+            str(spec.file), "n_trials", f"at least {through} ({done}; or a larger --trials)", total
         )
-    raise BadInputError(f"--trials {total}: expected at least {finished} ({done})")
+    raise BadInputError(f"--trials {total}: expected at least {through} ({done})")
 
 
 #: Seconds a driver waits for the study that another driver is creating.
@@ -466,10 +469,13 @@ def _tell(
         elif row is not None and row.state == "COMPLETE":  # told before this run
             value = row.objective_value
         value = None if value is None else float(value)
+        # A stored trial ran (or runs again) with its stored parameters, whatever was
+        # re-asked (an unseeded prod sampler re-asks others).
+        ran = None if row is None else (row.params, row.sampler_attrs)
         if value is not None and math.isfinite(value):
-            asker.tell(number, TrialState.COMPLETE, value)
+            asker.tell(number, TrialState.COMPLETE, value, ran)
         else:
-            asker.tell(number, TrialState.FAIL, None)
+            asker.tell(number, TrialState.FAIL, None, ran)
 
 
 #: Most batches in one round, and the wall time a round aims at: a round's trials are

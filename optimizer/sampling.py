@@ -350,19 +350,36 @@ class BatchAsker:
             )
         return asked
 
-    def tell(self, number: int, state: TrialState, value: float | None) -> None:
+    def tell(
+        self,
+        number: int,
+        state: TrialState,
+        value: float | None,
+        ran: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None,
+    ) -> None:
         """Records the outcome of asked trial ``number``: COMPLETE with ``value``, or FAIL.
 
         The trial becomes what the results tables give back for it: the same state and
         value, and its system attributes after a JSON round trip. (Samplers read a told
         trial's number, state, values, params, distributions and system attributes;
-        its user attributes and times, which differ, are not read.)
+        its user attributes and times, which differ, are not read.) ``ran`` is the
+        stored (params, sampler attributes) of a trial that ran with what was stored
+        before this ask: a prod trial started again after a kill, whose unseeded sampler
+        re-asked other parameters. The trial then holds those instead.
         """
         if self._direct_draws() is not None:
             return  # the draws never depend on the history
         assert self._study is not None
         storage = self._study._storage
         trial_id = self._open.pop(number)
+        if ran is not None and dict(ran[0]) != storage.get_trial(trial_id).params:
+            params, sampler_attrs = ran
+            for path, param in params.items():
+                distribution = self._distributions[path]
+                internal = distribution.to_internal_repr(param)
+                storage.set_trial_param(trial_id, path, internal, distribution)
+            for key, attr in sampler_attrs.items():
+                storage.set_trial_system_attr(trial_id, key, attr)
         attrs = storage.get_trial(trial_id).system_attrs
         for key, stored in _json_round_trip(attrs).items():
             if type(stored) is not type(attrs[key]) or stored != attrs[key]:

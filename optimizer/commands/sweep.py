@@ -144,9 +144,14 @@ class SweepCommand(Command):
         except Interrupted:
             if note:
                 print(note, file=sys.stderr)
-            # The command repeats the options that chose the storage and the cluster (a
-            # password in the URL shown masked, never printed).
+            # The command repeats the options given: the budget (without it, --resume
+            # would extend the study to the file's n_trials), the workers, the storage
+            # and the cluster (a password in the URL shown masked, never printed).
             again = [args.study_file, "--resume"]
+            if args.trials is not None:
+                again += ["--trials", str(args.trials)]
+            if args.workers is not None:
+                again += ["--workers", str(args.workers)]
             if args.storage:
                 again += ["--storage", display_url(args.storage)]
             if args.scheduler:

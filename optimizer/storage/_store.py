@@ -261,15 +261,16 @@ class StudyStore:
             rows = session.scalars(select(StudyRow).order_by(StudyRow.id)).all()
             return [study_record(r) for r in rows]
 
-    def state_counts(self, study: StudyRecord) -> dict[str, int]:
-        """Returns the number of trials per state."""
+    def finished_extent(self, study: StudyRecord) -> tuple[int, int]:
+        """Returns how many trials are finished and the number after the highest one (0
+        and 0 for none): after a killed driver, trials above unfinished ones may be done."""
         with self._session() as session:
-            rows = session.execute(
-                select(TrialRow.state, func.count())
-                .where(TrialRow.study_id == study.id)
-                .group_by(TrialRow.state)
-            ).all()
-            return {state: count for state, count in rows}
+            count, highest = session.execute(
+                select(func.count(), func.max(TrialRow.number)).where(
+                    TrialRow.study_id == study.id, TrialRow.state.in_(_FINISHED)
+                )
+            ).one()
+        return int(count), (-1 if highest is None else int(highest)) + 1
 
     def create_study(
         self,

@@ -213,6 +213,46 @@ def test_a_batch_that_is_never_told_is_dropped() -> None:
     assert again == reference
 
 
+def test_a_trial_that_ran_with_stored_parameters_is_told_with_them() -> None:
+    # A prod trial started again after a kill runs its stored config, while the unseeded
+    # sampler re-asked other parameters: the sampler study must learn what ran.
+    space = _space("tpe")
+    distributions = {p.path: p.distribution() for p in space}
+    asker = BatchAsker(
+        sampler=SamplerSpec("tpe", {"n_startup_trials": 4}),
+        space=space,
+        direction="maximize",
+        study_seed=SEED,
+        load_history=lambda numbers: {},
+    )
+    other = ask_batch(
+        sampler=SamplerSpec("tpe", {"n_startup_trials": 4}),
+        space=space,
+        direction="maximize",
+        history=[],
+        study_seed=SEED + 1,
+        batch=0,
+        size=4,
+    )
+    stored = {}
+    for asked, ran in zip(asker.ask(0, [0, 1, 2, 3], []), other, strict=True):
+        assert asked.params != ran.params
+        stored[asked.number] = _told(ran, distributions)
+        told = stored[asked.number]
+        value = told.value if told.state == TrialState.COMPLETE else None
+        asker.tell(asked.number, told.state, value, (ran.params, ran.sampler_attrs))
+    reference = ask_batch(
+        sampler=SamplerSpec("tpe", {"n_startup_trials": 4}),
+        space=space,
+        direction="maximize",
+        history=[stored[n] for n in range(4)],
+        study_seed=SEED,
+        batch=1,
+        size=4,
+    )
+    assert asker.ask(1, [4, 5, 6, 7], [0, 1, 2, 3]) == reference
+
+
 def test_a_history_free_sampler_asks_ahead_and_a_wrong_guess_is_discarded() -> None:
     # The driver asks batch b+1 of a random sweep before batch b is told; a guess that
     # the scan does not confirm is discarded and the batch asked again from storage.

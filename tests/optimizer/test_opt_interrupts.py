@@ -39,9 +39,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SLOW = {FAULTS_ENV: "*:sleep=0.25"}
 
 
-def reference(study: Path, tmp_path: Path) -> list[tuple[object, ...]]:
+def reference(study: Path, tmp_path: Path, n_trials: int | None = None) -> list[tuple[object, ...]]:
     url = f"sqlite:///{tmp_path / 'reference.db'}"
-    run_sweep(load_study_file(study), storage_url=url, progress=LineProgress(io.StringIO()))
+    spec = load_study_file(study)
+    run_sweep(spec, storage_url=url, n_trials=n_trials, progress=LineProgress(io.StringIO()))
     return result_table(url, "test-study")
 
 
@@ -104,12 +105,39 @@ def test_trials_that_finished_beside_a_slow_one_survive_a_kill(
         assert after[row[0]][:7] == row[:7]
 
 
+def test_a_budget_must_hold_trials_that_finished_above_a_killed_one(
+    write_study: StudyWriter, tmp_path: Path, marker: str
+) -> None:
+    """Trial 3 runs for 60 s while 0-2 and 4-7 finish; after a kill -9, 7 trials are
+    finished but a budget of 7 (trials 0-6) would leave trial 7 outside it (ranked, not
+    mirrored) and trial 3 running for ever: it is refused."""
+    study = write_study(n_trials=8, batch_size=8, workers=2)
+    url = storage_of(study)
+    proc = start_cli("sweep", str(study), **{FAULTS_ENV: "3:sleep=60"}, **marker_env(marker))
+    wait_until(lambda: count_states(url).get("COMPLETE", 0) == 7, 120, "7 stored trials")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    proc.communicate()
+    assert count_states(url) == {"COMPLETE": 7, "RUNNING": 1}
+    wait_until(lambda: marked_processes(marker) == [], 10, "the orphaned workers to exit")
+    lowered = run_cli("sweep", str(study), "--resume", "--trials", "7")
+    assert lowered.returncode == 2
+    assert lowered.stderr == (
+        f"error: --trials 7: expected at least 8 (study 'test-study' in {url} has finished "
+        "7 trials already, up to trial 7)\n"
+    )
+    resumed = run_cli("sweep", str(study), "--resume", "--trials", "8")
+    assert resumed.returncode == 0, resumed.stderr
+    assert result_table(url, "test-study") == reference(study, tmp_path)
+
+
 def test_ctrl_c_stops_quickly_and_resumes(
     write_study: StudyWriter, tmp_path: Path, marker: str
 ) -> None:
     study = write_study()
     url = storage_of(study)
-    proc = start_cli("sweep", str(study), "--storage", url, **SLOW, **marker_env(marker))
+    given = ["--trials", "20", "--workers", "2", "--storage", url]
+    proc = start_cli("sweep", str(study), *given, **SLOW, **marker_env(marker))
     wait_until(lambda: count_states(url).get("COMPLETE", 0) >= 5, 120, "5 completed trials")
     sent = time.monotonic()
     os.kill(proc.pid, signal.SIGINT)
@@ -122,13 +150,14 @@ def test_ctrl_c_stops_quickly_and_resumes(
     assert states.get("WAITING", 0) > 0
     assert marked_processes(marker) == []
 
-    # The printed command repeats --storage, and it is what resumes here.
+    # The printed command repeats the options given (a budget of 20 stays 20, not the
+    # file's 24), and it is what resumes here.
     hint = err.strip().splitlines()[-1]
-    command = f"python -m optimizer sweep {shlex.join([str(study), '--resume', '--storage', url])}"
+    command = f"python -m optimizer sweep {shlex.join([str(study), '--resume', *given])}"
     assert hint.endswith(f"resume with: {command}"), hint
     resumed = run_cli(*shlex.split(command)[3:])
     assert resumed.returncode == 0, resumed.stderr
-    assert result_table(url, "test-study") == reference(study, tmp_path)
+    assert result_table(url, "test-study") == reference(study, tmp_path, 20)
 
 
 def test_prod_seeds_are_recorded_before_the_run_and_replay_exactly(
