@@ -323,8 +323,36 @@ class LokyPool:
             # with loky's manager thread (a KeyError there, printed as a thread traceback):
             # a pool closed right after it was made (a bad storage URL) waits for them.
             wait(self._warm_ups, timeout=WARM_UP_WAIT_S)
-            self._last.shutdown(wait=True, kill_workers=True)
+            with _manager_key_error_quiet():
+                self._last.shutdown(wait=True, kill_workers=True)
             self._last = None
+
+
+@contextlib.contextmanager
+def _manager_key_error_quiet() -> Iterator[None]:
+    """Keeps loky's shutdown race quiet meanwhile: ``shutdown(kill_workers=True)`` drops
+    the queued calls (a Ctrl-C leaves a batch's later chunks queued) while the manager
+    thread may still take one of their ids from its queue; the thread then dies of a
+    ``KeyError`` after the workers are killed, which changes nothing but would print a
+    thread traceback under the one-line "interrupted" message. Other thread errors are
+    reported as usual."""
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        thread = args.thread
+        if args.exc_type is KeyError and thread is not None and thread.name == _MANAGER_THREAD:
+            return
+        previous(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = previous
+
+
+#: The name of loky's executor manager thread.
+_MANAGER_THREAD = "ExecutorManagerThread"
 
 
 def _config_text(config: dict[str, Any]) -> str | dict[str, Any]:

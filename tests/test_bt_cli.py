@@ -95,6 +95,15 @@ def test_run_without_out_prints_only_the_table() -> None:
     assert "artifacts written" not in proc.stdout
 
 
+def test_omega_log_info_prints_the_engines_phases(tmp_path: Path) -> None:
+    proc = run_cli("run", CONFIG, "--out", str(tmp_path / "out"), env={"OMEGA_LOG": "info"})
+    assert proc.returncode == 0, proc.stderr
+    closed = [line for line in proc.stderr.splitlines() if " close time.busy=" in line]
+    phases = {line.split(" INFO ", 1)[1].split("{", 1)[0].split(":", 1)[0] for line in closed}
+    assert {"load", "indicators", "loop", "metrics", "output"} <= phases, proc.stderr
+    assert run_cli("run", CONFIG).stderr == ""  # the default level is warn
+
+
 @pytest.mark.parametrize(
     ("change", "params", "expected"),
     [

@@ -48,14 +48,16 @@ def _storage_url(text: str) -> str:
     return text
 
 
-def add_storage_argument(parser: argparse.ArgumentParser) -> None:
-    """Adds ``--storage URL`` with the documented default."""
+def add_storage_argument(parser: argparse.ArgumentParser, *, study_file: bool = True) -> None:
+    """Adds ``--storage URL`` with the documented default (``study_file``: the command
+    takes a study file, whose ``storage`` key then comes first)."""
+    first = "the study file's storage key, else " if study_file else ""
     parser.add_argument(
         "--storage",
         type=_storage_url,
         metavar="URL",
-        help="SQLAlchemy URL of the storage (default: the study file's storage key, "
-        "else sqlite:///studies/omega.db relative to the working directory)",
+        help=f"SQLAlchemy URL of the storage (default: {first}sqlite:///studies/omega.db "
+        "relative to the working directory)",
     )
 
 

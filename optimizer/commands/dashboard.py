@@ -24,10 +24,11 @@ class DashboardCommand(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Adds --storage, --host, --port, --allow-host and --verbose."""
-        add_storage_argument(parser)
+        add_storage_argument(parser, study_file=False)
         parser.add_argument(
             "--host",
             default="127.0.0.1",
+            type=_listen_host,
             help="address to listen on (default 127.0.0.1; anything else is reachable "
             "from other machines and prints a warning)",
         )
@@ -56,3 +57,14 @@ class DashboardCommand(Command):
             allow_hosts=tuple(args.allow_host),
             verbose=args.verbose,
         )
+
+
+def _listen_host(text: str) -> str:
+    """Returns ``--host``'s value; an empty one (an unset shell variable) is refused: it
+    would listen on every interface."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected an address such as 127.0.0.1 (an empty one listens on every "
+            f"interface; say 0.0.0.0 to mean that), got {text!r}"
+        )
+    return text

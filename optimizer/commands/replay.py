@@ -65,7 +65,15 @@ def replay_trial(trial: TrialRecord, out_dir: Path) -> dict[str, Any]:
 
     config = dict(trial.resolved_config or trial.config)
     config["output"] = {"trades": True, "equity": True}
-    result = bt.run_backtest(config, out_dir=out_dir)
+    try:
+        result = bt.run_backtest(config, out_dir=out_dir)
+    except (bt.ConfigError, bt.InternalError) as exc:
+        # The stored config ran once: a cost or data file changed or moved since.
+        category = "config" if isinstance(exc, bt.ConfigError) else "internal"
+        raise ReplayMismatch(
+            f"trial {trial.number}: replay failed ({category}: {exc}) but the stored trial "
+            "completed"
+        ) from None
     if not result.get("ok"):
         error = result.get("error") or {}
         raise ReplayMismatch(

@@ -20,7 +20,7 @@ class StudiesCommand(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Adds --storage."""
-        add_storage_argument(parser)
+        add_storage_argument(parser, study_file=False)
 
     def run(self, args: argparse.Namespace) -> int:
         """Prints one row per study."""

@@ -283,6 +283,14 @@ def dashboard_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_an_empty_host_is_refused_not_every_interface(tmp_path: Path) -> None:
+    for host in ("", " "):
+        result = dashboard_cli(tmp_path, "--host", host, "--port", "0")
+        assert result.returncode == 2, result.stderr
+        assert "argument --host: expected an address such as 127.0.0.1" in result.stderr
+        assert result.stdout == ""
+
+
 @pytest.mark.parametrize(
     "url", ["bogus://x", "mysql://user:secret@localhost/db"], ids=["dialect", "driver"]
 )

@@ -160,6 +160,25 @@ def test_ctrl_c_stops_quickly_and_resumes(
     assert result_table(url, "test-study") == reference(study, tmp_path, 20)
 
 
+def test_ctrl_c_with_chunks_still_queued_prints_no_thread_traceback(
+    write_study: StudyWriter, marker: str
+) -> None:
+    # One worker and slow trials of a history-free sampler: a round goes out as one-trial
+    # chunks with the next round behind it, most of them queued when Ctrl-C comes. Loky's
+    # manager thread used to die of a KeyError in the shutdown (in most runs), printing a
+    # thread traceback before the one-line message.
+    study = write_study(workers=1, sampler={"name": "random"}, batch_size=8, n_trials=40)
+    for attempt in range(3):
+        url = storage_of(study).replace(".db", f"-{attempt}.db")
+        proc = start_cli("sweep", str(study), "--storage", url, **SLOW, **marker_env(marker))
+        wait_until(lambda: count_states(url).get("COMPLETE", 0) >= 4, 120, "4 trials")  # noqa: B023
+        os.kill(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err and "Exception in thread" not in err, err
+        assert err.strip().splitlines()[-1].startswith("interrupted: "), err
+
+
 def test_prod_seeds_are_recorded_before_the_run_and_replay_exactly(
     write_study: StudyWriter, tmp_path: Path, marker: str
 ) -> None:

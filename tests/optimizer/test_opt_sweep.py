@@ -181,6 +181,28 @@ def test_show_replay_and_exports_share_one_order(write_study: StudyWriter, tmp_p
         assert "Traceback" not in err, err
 
 
+def test_replay_of_a_config_the_engine_now_refuses_is_one_line(
+    write_study: StudyWriter, tmp_path: Path
+) -> None:
+    # A cost file that changed or moved since the sweep: the stored config ran once, so
+    # this is a replay that differs (exit 1), in one line, not a traceback.
+    path = write_study(n_trials=2, workers=1)
+    url = storage_of(path)
+    sweep(path, url)
+    conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+    with conn:
+        for column in ("config", "resolved_config"):
+            conn.execute(
+                f"UPDATE omega_trials SET {column} = json_set({column}, '$.costs.symbol_specs', ?)",
+                (str(tmp_path / "gone.yaml"),),
+            )
+    conn.close()
+    replayed = run_cli("replay", str(path), "--trial", "1", "--out", str(tmp_path / "r"))
+    assert replayed.returncode == 1
+    assert replayed.stderr.startswith("replay mismatch: trial 1: replay failed (config: ")
+    assert replayed.stderr.count("\n") == 1 and "Traceback" not in replayed.stderr
+
+
 def test_studies_marks_a_best_score_that_no_feasible_trial_has(
     write_study: StudyWriter,
 ) -> None:

@@ -250,8 +250,14 @@ fn check_finite(trades: &[Trade], equity_rows: &[EquityRow], metrics: &Metrics) 
 }
 
 /// Installs the `tracing` subscriber once: level from `OMEGA_LOG` (default `warn`), to stderr.
+/// The engine's phases are spans: each prints one line when it closes, with its busy time.
 pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::fmt::format::FmtSpan;
     let filter = EnvFilter::try_from_env("OMEGA_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_span_events(FmtSpan::CLOSE)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
