@@ -26,6 +26,7 @@ The ``distributed`` package is imported only when a DaskPool is made.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import socket
@@ -139,8 +140,13 @@ def _probe_scheduler(address: str) -> None:
         finally:
             comm.abort()
 
+    async def bounded() -> Any:
+        # connect's timeout covers the TCP connection and the handshake; a server that
+        # accepts and then never answers would hold the read for ever.
+        return await asyncio.wait_for(identity(), CONNECT_TIMEOUT_S)
+
     try:
-        reply = asyncio.run(identity())
+        reply = asyncio.run(bounded())
     except (OSError, TimeoutError, ValueError):
         raise
     except Exception as exc:  # another protocol (MemoryError: a banner read as a length)
@@ -201,9 +207,22 @@ class DaskPool:
                 self._starts[number] = (str(message["worker"]), time.monotonic())
                 self._last_start_on[str(message["worker"])] = number
 
+    def _nthreads(self) -> dict[str, int]:
+        """Returns the threads of each worker (one light round trip to the scheduler);
+        raises :class:`BadInputError` when the scheduler cannot be reached any more."""
+        try:
+            workers: dict[str, int] = self.client.nthreads()
+        except (OSError, TimeoutError) as exc:
+            raise BadInputError(
+                f"scheduler {self.scheduler}: expected a reachable Dask scheduler, the "
+                f"connection was lost ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
+                "unfinished trials are WAITING: run the sweep again with --resume"
+            ) from None
+        return workers
+
     def check_workers(self) -> int:
         """Checks the workers not checked yet; returns how many workers the cluster has."""
-        workers: dict[str, int] = self.client.nthreads()  # one light round trip per batch
+        workers = self._nthreads()
         if not workers:
             try:
                 self.client.wait_for_workers(1, timeout=WORKER_WAIT_S)
@@ -212,7 +231,7 @@ class DaskPool:
                     f"scheduler {self.scheduler}: expected at least one Dask worker "
                     f"(none joined within {WORKER_WAIT_S:g} s)"
                 ) from None
-            workers = self.client.nthreads()
+            workers = self._nthreads()
         new = sorted(a for a in workers if a not in self._checked)
         if not new:
             return len(workers)
@@ -279,6 +298,7 @@ class DaskPool:
         submit(tasks)
         resubmits: dict[int, int] = {}
         outcomes: dict[int, TrialOutcome] = {}
+        watch = _ClusterWatch(self)
         try:
             while pending:
                 if stop():
@@ -286,6 +306,7 @@ class DaskPool:
                 try:
                     done = finished.get(timeout=_POLL_S)
                 except queue.Empty:
+                    watch.check()
                     continue
                 entry = pending.pop(done.key, None)
                 if entry is None:
@@ -335,7 +356,13 @@ class DaskPool:
         except WorkerSetupError as exc:
             raise BadInputError(str(exc)) from None
         except CancelledError:
-            return failed_outcome(task.number, "crash", "the Dask cluster cancelled the task")
+            # The scheduler was lost or restarted: that says nothing about the trial.
+            raise BadInputError(
+                f"scheduler {self.scheduler}: expected the Dask cluster to keep trial "
+                f"{task.number}'s task, it cancelled it (the scheduler was lost or "
+                "restarted); the unfinished trials are WAITING: run the sweep again with "
+                "--resume once the cluster is back"
+            ) from None
         except KilledWorker as exc:
             last = getattr(exc.last_worker, "address", str(exc.last_worker))
             with self._lock:
@@ -371,7 +398,49 @@ class DaskPool:
 
     def close(self) -> None:
         """Disconnects from the cluster (the cluster itself keeps running)."""
+        if self.client.status != "running":
+            # The scheduler is gone (the sweep stopped with one line that says so):
+            # the client's reconnection attempts, cancelled now, would log tracebacks.
+            logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
+            self.client.close(timeout=CLOSE_TIMEOUT_S)
+            return
         try:
             self.client.unsubscribe_topic(self._topic)
         finally:
-            self.client.close()
+            self.client.close(timeout=CLOSE_TIMEOUT_S)
+
+
+#: Seconds between two looks at the cluster while a batch waits for its trials.
+_WATCH_S = 1.0
+
+#: Seconds that closing the connection to a cluster may take (a lost scheduler).
+CLOSE_TIMEOUT_S = 5.0
+
+
+class _ClusterWatch:
+    """Looks at the cluster every :data:`_WATCH_S` while a batch waits: a lost scheduler
+    stops the sweep at once, a cluster without workers after :data:`WORKER_WAIT_S` (all
+    of them died mid-batch and none came back), each with a one-line error and the
+    unfinished trials WAITING, instead of a wait without end."""
+
+    def __init__(self, pool: DaskPool) -> None:
+        self._pool = pool
+        self._next = time.monotonic() + _WATCH_S
+        self._empty_since: float | None = None
+
+    def check(self) -> None:
+        """Looks at the cluster when it is time to; raises BadInputError as above."""
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + _WATCH_S
+        if self._pool._nthreads():
+            self._empty_since = None
+            return
+        self._empty_since = self._empty_since or now
+        if now - self._empty_since >= WORKER_WAIT_S:
+            raise BadInputError(
+                f"scheduler {self._pool.scheduler}: expected a Dask worker to run the batch, "
+                f"the cluster has had none for {WORKER_WAIT_S:g} s; the unfinished trials "
+                "are WAITING: run the sweep again with --resume once workers are back"
+            )

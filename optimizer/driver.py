@@ -153,8 +153,9 @@ def _open_study(
             "(it changed since the study started; use a new name to start a new study)"
         )
     if existing.n_trials != total:
-        if total < existing.n_trials:
-            _check_budget(store, spec, existing, total)
+        # Also when it grows: with several drivers, another one may have stored a budget
+        # below the trials finished since.
+        _check_budget(store, spec, existing, total)
         existing = store.set_n_trials(existing, total)
     return existing
 

@@ -19,6 +19,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 __all__ = [
     "DEFAULT_STORAGE",
+    "LIBPQ_DRIVERS",
+    "PG_CONNECT_TIMEOUT_S",
     "SQLITE_BUSY_TIMEOUT_S",
     "db_clock",
     "display_url",
@@ -28,6 +30,7 @@ __all__ = [
     "resolve_storage",
     "retry_schema_race",
     "schema_lock",
+    "server_connect_args",
 ]
 
 _T = TypeVar("_T")
@@ -57,11 +60,30 @@ def resolve_storage(cli: str | None, study: str | None = None) -> str:
     return cli or study or DEFAULT_STORAGE
 
 
+#: Seconds a PostgreSQL server has to answer a new connection: one that accepts the TCP
+#: connection and then says nothing (a frozen server, a stuck proxy) is an unreachable
+#: server (exit 2), not a wait without end.
+PG_CONNECT_TIMEOUT_S = 20
+
+#: PostgreSQL drivers built on libpq, which take ``connect_timeout`` and ``options``.
+LIBPQ_DRIVERS = ("psycopg2", "psycopg")
+
+
+def server_connect_args(url: str) -> dict[str, Any]:
+    """Returns the connection arguments every connection to ``url`` gets: a connect
+    timeout for PostgreSQL through libpq, else none."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in LIBPQ_DRIVERS:
+        return {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+    return {}
+
+
 def engine_kwargs(url: str) -> dict[str, Any]:
-    """Returns the engine arguments for ``url`` (a busy timeout for SQLite)."""
+    """Returns the engine arguments for ``url`` (a busy timeout for SQLite, a connect
+    timeout for PostgreSQL)."""
     if make_url(url).get_backend_name() == "sqlite":
         return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
-    return {"pool_pre_ping": True}
+    return {"pool_pre_ping": True, "connect_args": server_connect_args(url)}
 
 
 def prepare_sqlite_file(url: str) -> None:
@@ -142,7 +164,9 @@ def schema_lock(url: str) -> Iterator[None]:
     if make_url(url).get_backend_name() != "postgresql":
         yield
         return
-    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    engine = sqlalchemy.create_engine(
+        url, poolclass=sqlalchemy.pool.NullPool, connect_args=server_connect_args(url)
+    )
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})

@@ -16,6 +16,7 @@ import sqlalchemy
 from sqlalchemy.engine import URL, Engine, make_url
 
 from optimizer.errors import BadInputError
+from optimizer.storage._engine import LIBPQ_DRIVERS, server_connect_args
 
 __all__ = [
     "make_readonly_engine",
@@ -85,15 +86,11 @@ def readonly_url(url: str) -> str:
     return f"{driver}:///{uri}"
 
 
-#: PostgreSQL drivers (libpq based) that take server options in ``connect_args``.
-_LIBPQ_DRIVERS = ("psycopg2", "psycopg")
-
-
 def _enforced(url: str) -> bool:
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     return backend == "sqlite" or (
-        backend == "postgresql" and parsed.get_driver_name() in _LIBPQ_DRIVERS
+        backend == "postgresql" and parsed.get_driver_name() in LIBPQ_DRIVERS
     )
 
 
@@ -105,9 +102,12 @@ def readonly_engine_kwargs(url: str) -> dict[str, Any]:
     if _enforced(url):  # PostgreSQL through libpq: every transaction is read-only
         return {
             "pool_pre_ping": True,
-            "connect_args": {"options": "-c default_transaction_read_only=on"},
+            "connect_args": {
+                **server_connect_args(url),
+                "options": "-c default_transaction_read_only=on",
+            },
         }
-    return {"pool_pre_ping": True}
+    return {"pool_pre_ping": True, "connect_args": server_connect_args(url)}
 
 
 def readonly_warning(url: str) -> str | None:

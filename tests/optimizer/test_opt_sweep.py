@@ -295,6 +295,14 @@ def test_resume_refuses_a_budget_below_the_finished_trials(
     assert main(["studies", "--storage", url]) == 0
     assert " 6/6 " in capsys.readouterr().out
     assert main(["sweep", str(path), "--resume", "--trials", "6"]) == 0
+    # Another driver (several drivers on a server) stored a budget of 2 meanwhile: a
+    # larger one that is still below the finished trials is refused too.
+    conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+    with conn:
+        conn.execute("UPDATE omega_studies SET n_trials = 2")
+    conn.close()
+    assert main(["sweep", str(path), "--resume", "--trials", "4"]) == 2
+    assert "--trials 4: expected at least 6 (" in capsys.readouterr().err
 
 
 def test_replay_rank_names_a_study_without_ranked_trials(

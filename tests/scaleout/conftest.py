@@ -7,6 +7,8 @@
 * ``pg_url``: a fresh database on that server per test.
 * ``dask_cluster``: a ``distributed.LocalCluster`` with 2 worker processes of one
   thread each on 127.0.0.1, no dashboard, ``allowed-failures`` 1 (docs/scaling.md).
+* ``silent_port``: a loopback port that accepts connections and never answers (a frozen
+  server, a stuck proxy).
 * ``small_data``, ``base_config``, ``write_study``, ``marker``: the sliced fixture data,
   study files and process marker of tests/optimizer (two weeks of M5 bars: a trial
   takes milliseconds).
@@ -14,7 +16,9 @@
 
 from __future__ import annotations
 
+import socket
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,3 +80,23 @@ def dask_cluster() -> Iterator[Any]:
         yield cluster
     finally:
         cluster.close()
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """Returns a loopback port whose server accepts every connection and never answers."""
+    accepted: list[socket.socket] = []
+    with socket.create_server(("127.0.0.1", 0)) as server:
+
+        def accept() -> None:
+            while True:
+                try:
+                    conn, _ = server.accept()
+                except OSError:  # closed at the end of the test
+                    return
+                accepted.append(conn)  # held open, never read or written
+
+        threading.Thread(target=accept, daemon=True).start()
+        yield server.getsockname()[1]
+    for conn in accepted:
+        conn.close()

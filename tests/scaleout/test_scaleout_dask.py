@@ -28,8 +28,10 @@ import pytest
 from opt_support import (
     StudyWriter,
     cli_env,
+    count_states,
     result_table,
     run_cli,
+    start_cli,
     trials_of,
     wait_until,
 )
@@ -265,6 +267,120 @@ def test_a_cluster_that_cannot_run_the_study_stops_it_at_the_start(
             _stop(proc)
 
 
+def test_a_lost_scheduler_stops_the_sweep_and_stores_no_failure(
+    write_study: StudyWriter, tmp_path: Path
+) -> None:
+    # The cluster going away says nothing about the trials it held: they used to be
+    # stored as crashes (told to the sampler: the dev table changed for good) and the
+    # driver died with a traceback. Now: one line, exit 2, those trials WAITING, and
+    # --resume (here on loky) ends with the table of an uninterrupted run.
+    scheduler_file = tmp_path / "scheduler.json"
+    scheduler = _start(
+        [
+            "distributed.cli.dask_scheduler",
+            *("--host", "127.0.0.1", "--port", "0", "--no-dashboard"),
+            *("--scheduler-file", str(scheduler_file)),
+        ],
+        tmp_path,
+    )
+    procs = [scheduler]
+    try:
+        wait_until(
+            lambda: scheduler_file.is_file() and scheduler_file.read_text() != "", 60, "a scheduler"
+        )
+        address = json.loads(scheduler_file.read_text())["address"]
+        procs.append(
+            _start(
+                [
+                    "distributed.cli.dask_worker",
+                    address,
+                    *("--nworkers", "2", "--nthreads", "1", "--no-dashboard"),
+                    *("--host", "127.0.0.1"),
+                ],
+                tmp_path,
+            )
+        )
+        url = f"sqlite:///{tmp_path / 'omega.db'}"
+        study = write_study(n_trials=16, batch_size=4, storage=url)
+        sweep_proc = start_cli(
+            "sweep", str(study), "--scheduler", address, **{FAULTS_ENV: "*:sleep=0.4"}
+        )
+        wait_until(lambda: count_states(url).get("COMPLETE", 0) >= 4, 120, "4 trials")
+        os.killpg(scheduler.pid, signal.SIGKILL)
+        _, err = sweep_proc.communicate(timeout=120)
+        assert sweep_proc.returncode == 2, err
+        line = err.strip().splitlines()[-1]
+        assert line.startswith(f"error: scheduler {address}: expected the Dask cluster to keep")
+        assert "Traceback" not in err, err
+        states = count_states(url)
+        assert "FAIL" not in states and "RUNNING" not in states, states
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+    resumed = run_cli("sweep", str(study), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    reference = f"sqlite:///{tmp_path / 'reference.db'}"
+    sweep(study, reference)
+    assert result_table(url, "test-study") == result_table(reference, "test-study")
+
+
+def test_a_batch_whose_workers_all_died_stops_with_one_line(
+    write_study: StudyWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every worker dies mid-batch and none comes back: the batch used to wait for ever.
+    from optimizer import dask_pool
+    from optimizer.driver import build_config
+    from optimizer.worker import TrialTask
+
+    monkeypatch.setattr(dask_pool, "WORKER_WAIT_S", 2.0)
+    scheduler_file = tmp_path / "scheduler.json"
+    procs = [
+        _start(
+            [
+                "distributed.cli.dask_scheduler",
+                *("--host", "127.0.0.1", "--port", "0", "--no-dashboard"),
+                *("--scheduler-file", str(scheduler_file)),
+            ],
+            tmp_path,
+        )
+    ]
+    try:
+        wait_until(
+            lambda: scheduler_file.is_file() and scheduler_file.read_text() != "", 60, "a scheduler"
+        )
+        address = json.loads(scheduler_file.read_text())["address"]
+        worker = [
+            "distributed.cli.dask_worker",
+            address,
+            *("--nworkers", "1", "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"),
+        ]
+        procs.append(_start(worker, tmp_path))
+        spec = load_study_file(write_study(n_trials=2))
+        pool = dask_pool.DaskPool(address, [])
+        params = {p.path: p.probe_values()[0] for p in spec.search_space}
+        tasks = [
+            TrialTask(
+                number=n,
+                config=build_config(spec, params, n),
+                timeout_s=None,
+                crash_dir="",
+                faults="*:sleep=30",
+            )
+            for n in range(2)
+        ]
+        threading.Timer(2.0, _stop, [procs.pop()]).start()  # the worker and its nanny
+        started = time.monotonic()
+        try:
+            with pytest.raises(BadInputError, match="the cluster has had none for 2 s"):
+                pool.run(tasks, lambda: False, lambda _: None)
+        finally:
+            pool.close()
+        assert time.monotonic() - started < 25
+    finally:
+        for proc in procs:
+            _stop(proc)
+
+
 def test_a_worker_that_joined_unchecked_stops_the_batch_unstored(
     write_study: StudyWriter, dask_cluster: Any, client: Any
 ) -> None:
@@ -320,6 +436,20 @@ def test_a_server_that_is_no_scheduler_is_bad_input(write_study: StudyWriter) ->
         with pytest.raises(BadInputError, match=r"expected a reachable Dask .*not a Dask"):
             DaskPool(f"tcp://127.0.0.1:{port}")
         assert time.monotonic() - started < 15
+
+
+def test_a_server_that_never_answers_is_bad_input(
+    silent_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It accepts the connection and says nothing (a frozen scheduler): used to hang for
+    # ever in the first read.
+    from optimizer import dask_pool
+
+    monkeypatch.setattr(dask_pool, "CONNECT_TIMEOUT_S", 2.0)
+    started = time.monotonic()
+    with pytest.raises(BadInputError, match="expected a reachable Dask scheduler"):
+        dask_pool.DaskPool(f"tcp://127.0.0.1:{silent_port}")
+    assert time.monotonic() - started < 30
 
 
 def test_scheduler_settings_are_checked(write_study: StudyWriter) -> None:

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from opt_support import (
 )
 
 from optimizer.driver import _asker, _open_study, _prepare_round, run_sweep
+from optimizer.errors import BadInputError
 from optimizer.progress import LineProgress
 from optimizer.ranking import rank_trials
 from optimizer.sampling import BatchAsker, ask_batch
@@ -327,3 +329,16 @@ def test_storage_errors_are_one_line(pg_server: Any) -> None:
     driver = run_cli("studies", "--storage", "postgresql+nosuchdriver://x@127.0.0.1/db")
     assert driver.returncode == 2 and "Traceback" not in driver.stderr, driver.stderr
     assert "expected an installed database driver" in driver.stderr
+
+
+def test_a_server_that_never_answers_is_bad_input(
+    silent_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It accepts the connection and says nothing (a frozen server): used to hang for ever.
+    from optimizer.storage import _engine
+
+    monkeypatch.setattr(_engine, "PG_CONNECT_TIMEOUT_S", 2)
+    started = time.monotonic()
+    with pytest.raises(BadInputError, match="expected a reachable database"):
+        StudyStore(f"postgresql+psycopg://omega@127.0.0.1:{silent_port}/omega")
+    assert time.monotonic() - started < 30
