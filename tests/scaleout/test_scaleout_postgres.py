@@ -37,9 +37,9 @@ from optimizer.progress import LineProgress
 from optimizer.ranking import rank_trials
 from optimizer.sampling import BatchAsker, ask_batch
 from optimizer.seeds import derive
-from optimizer.storage import BatchPlan, StudyStore
+from optimizer.storage import BatchPlan, NewTrial, StudyStore
 from optimizer.study_file import load_study_file
-from optimizer.worker import FAULTS_ENV, evaluate
+from optimizer.worker import FAULTS_ENV, evaluate, failed_outcome
 
 pytestmark = pytest.mark.integration
 
@@ -299,6 +299,26 @@ def test_a_scan_sees_a_claim_whole_or_not_at_all(write_study: StudyWriter, pg_ur
     finally:
         scanner.close()
         claimer.close()
+
+
+def test_a_budget_stored_by_another_driver_never_stays_below_stored_trials(
+    write_study: StudyWriter, pg_url: str
+) -> None:
+    # Driver A runs --trials 8 while driver B opened the study with --trials 4 (the last
+    # to open it, so its budget is the stored one): each trial A stores raises the
+    # budget to cover it, so `studies` never shows 8/4.
+    study = write_study(n_trials=8)
+    sweep(study, pg_url, n_trials=4)
+    store = StudyStore(pg_url, must_exist=True)
+    try:
+        record = store.require_study("test-study")
+        assert record.n_trials == 4  # B's budget
+        trial = NewTrial(number=7, batch=1, params={}, sampler_attrs={}, seed=7, config={})
+        store.begin_batch(record, [trial], [])
+        store.finish_batches(record, [failed_outcome(7, "exception", "A's trial 7")])
+        assert store.require_study("test-study").n_trials == 8
+    finally:
+        store.close()
 
 
 def test_a_second_driver_on_sqlite_is_refused(write_study: StudyWriter, marker: str) -> None:
