@@ -60,6 +60,12 @@ MAX_RESUBMITS = 3
 
 _POLL_S = 0.1
 
+#: The end of the messages that stop a sweep mid-batch for the cluster's sake.
+_RESUME_LATER = (
+    "; the unfinished trials are WAITING: run the sweep again with --resume once the "
+    "cluster can run them"
+)
+
 
 class WorkerSetupError(Exception):
     """Raised in a trial's task by a worker that cannot run the study (a data file it
@@ -215,8 +221,8 @@ class DaskPool:
         except (OSError, TimeoutError) as exc:
             raise BadInputError(
                 f"scheduler {self.scheduler}: expected a reachable Dask scheduler, the "
-                f"connection was lost ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
-                "unfinished trials are WAITING: run the sweep again with --resume"
+                f"connection was lost ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+                f"{_RESUME_LATER}"
             ) from None
         return workers
 
@@ -360,8 +366,7 @@ class DaskPool:
             raise BadInputError(
                 f"scheduler {self.scheduler}: expected the Dask cluster to keep trial "
                 f"{task.number}'s task, it cancelled it (the scheduler was lost or "
-                "restarted); the unfinished trials are WAITING: run the sweep again with "
-                "--resume once the cluster is back"
+                f"restarted){_RESUME_LATER}"
             ) from None
         except KilledWorker as exc:
             last = getattr(exc.last_worker, "address", str(exc.last_worker))
@@ -441,6 +446,5 @@ class _ClusterWatch:
         if now - self._empty_since >= WORKER_WAIT_S:
             raise BadInputError(
                 f"scheduler {self._pool.scheduler}: expected a Dask worker to run the batch, "
-                f"the cluster has had none for {WORKER_WAIT_S:g} s; the unfinished trials "
-                "are WAITING: run the sweep again with --resume once workers are back"
+                f"the cluster has had none for {WORKER_WAIT_S:g} s{_RESUME_LATER}"
             )

@@ -26,7 +26,10 @@ class StudiesCommand(Command):
         """Prints one row per study."""
         url = resolve_storage(args.storage)
         store = open_study_store(url)
-        rows = [] if store is None else _study_rows(store)
+        rows: list[list[object]] = []
+        none_feasible = False
+        if store is not None:
+            rows, none_feasible = _study_rows(store)
         if not rows:
             print(f"no studies in {display_url(url)}")
             return 0
@@ -42,15 +45,17 @@ class StudiesCommand(Command):
             "created",
         ]
         print(render_table(headers, rows))
-        if any(str(row[headers.index("best_score")]).endswith("*") for row in rows):
+        if none_feasible:
             print("* infeasible: no trial of the study meets its constraints")
         return 0
 
 
-def _study_rows(store: StudyStore) -> list[list[object]]:
-    """Returns the table row of every study in ``store``, then closes it."""
+def _study_rows(store: StudyStore) -> tuple[list[list[object]], bool]:
+    """Returns the table row of every study in ``store`` and whether a best score shown
+    is an infeasible one, then closes the store."""
     try:
         rows: list[list[object]] = []
+        none_feasible = False
         for study in store.list_studies():
             trials = store.trials(study)
             ranked = rank_trials(trials, study.constraints)
@@ -59,6 +64,7 @@ def _study_rows(store: StudyStore) -> list[list[object]]:
             if ranked and ranked[0].trial.metrics:
                 # Rank 1 is infeasible only when no trial is feasible: marked as in `show`.
                 best = infeasible_mark(ranked[0].trial.metrics.get("score"), ranked[0].feasible)
+                none_feasible = none_feasible or not ranked[0].feasible
             rows.append(
                 [
                     study.name,
@@ -72,6 +78,6 @@ def _study_rows(store: StudyStore) -> list[list[object]]:
                     study.created_at.strftime("%Y-%m-%d %H:%M"),
                 ]
             )
-        return rows
+        return rows, none_feasible
     finally:
         store.close()

@@ -31,6 +31,7 @@ from optimizer.sampling import (
     HISTORY_FREE_SAMPLERS,
     AskedTrial,
     BatchAsker,
+    HistoryLoader,
     RandomDraws,
     ask_batch,
     draws_match_ask,
@@ -180,18 +181,37 @@ def test_a_history_with_gaps_is_asked_as_given(name: str) -> None:
     assert [a.params for a in asked] == [a.params for a in reference]
 
 
-def test_a_batch_that_is_never_told_is_dropped() -> None:
-    # A claim lost to another driver: the asked batch is neither run nor told here.
-    space = _space("tpe")
-    distributions = {p.path: p.distribution() for p in space}
-    stored: dict[int, FrozenTrial] = {}
-    asker = BatchAsker(
-        sampler=SamplerSpec("tpe", {"n_startup_trials": 2}),
-        space=space,
+def _tpe_asker(startup: int, load: HistoryLoader) -> BatchAsker:
+    """Returns a seeded TPE asker over the test space that loads its history with ``load``."""
+    return BatchAsker(
+        sampler=SamplerSpec("tpe", {"n_startup_trials": startup}),
+        space=_space("tpe"),
         direction="maximize",
         study_seed=SEED,
-        load_history=lambda numbers: {n: stored[n] for n in numbers if n in stored},
+        load_history=load,
     )
+
+
+def _tpe_batch(
+    startup: int, history: Sequence[FrozenTrial], batch: int, size: int, seed: int = SEED
+) -> list[AskedTrial]:
+    """Returns what ``ask_batch`` asks of TPE over the test space after ``history``."""
+    return ask_batch(
+        sampler=SamplerSpec("tpe", {"n_startup_trials": startup}),
+        space=_space("tpe"),
+        direction="maximize",
+        history=history,
+        study_seed=seed,
+        batch=batch,
+        size=size,
+    )
+
+
+def test_a_batch_that_is_never_told_is_dropped() -> None:
+    # A claim lost to another driver: the asked batch is neither run nor told here.
+    distributions = {p.path: p.distribution() for p in _space("tpe")}
+    stored: dict[int, FrozenTrial] = {}
+    asker = _tpe_asker(2, lambda numbers: {n: stored[n] for n in numbers if n in stored})
     for batch in range(2):
         numbers = [batch * 2, batch * 2 + 1]
         for number, trial in zip(
@@ -201,39 +221,15 @@ def test_a_batch_that_is_never_told_is_dropped() -> None:
             asker.tell(number, stored[number].state, stored[number].value)
     asker.ask(2, [4, 5], [0, 1, 2, 3])  # lost: never told
     again = asker.ask(2, [4, 5], [0, 1, 2, 3])
-    reference = ask_batch(
-        sampler=SamplerSpec("tpe", {"n_startup_trials": 2}),
-        space=space,
-        direction="maximize",
-        history=[stored[n] for n in range(4)],
-        study_seed=SEED,
-        batch=2,
-        size=2,
-    )
-    assert again == reference
+    assert again == _tpe_batch(2, [stored[n] for n in range(4)], batch=2, size=2)
 
 
 def test_a_trial_that_ran_with_stored_parameters_is_told_with_them() -> None:
     # A prod trial started again after a kill runs its stored config, while the unseeded
     # sampler re-asked other parameters: the sampler study must learn what ran.
-    space = _space("tpe")
-    distributions = {p.path: p.distribution() for p in space}
-    asker = BatchAsker(
-        sampler=SamplerSpec("tpe", {"n_startup_trials": 4}),
-        space=space,
-        direction="maximize",
-        study_seed=SEED,
-        load_history=lambda numbers: {},
-    )
-    other = ask_batch(
-        sampler=SamplerSpec("tpe", {"n_startup_trials": 4}),
-        space=space,
-        direction="maximize",
-        history=[],
-        study_seed=SEED + 1,
-        batch=0,
-        size=4,
-    )
+    distributions = {p.path: p.distribution() for p in _space("tpe")}
+    asker = _tpe_asker(4, lambda numbers: {})
+    other = _tpe_batch(4, [], batch=0, size=4, seed=SEED + 1)
     stored = {}
     for asked, ran in zip(asker.ask(0, [0, 1, 2, 3], []), other, strict=True):
         assert asked.params != ran.params
@@ -241,15 +237,7 @@ def test_a_trial_that_ran_with_stored_parameters_is_told_with_them() -> None:
         told = stored[asked.number]
         value = told.value if told.state == TrialState.COMPLETE else None
         asker.tell(asked.number, told.state, value, (ran.params, ran.sampler_attrs))
-    reference = ask_batch(
-        sampler=SamplerSpec("tpe", {"n_startup_trials": 4}),
-        space=space,
-        direction="maximize",
-        history=[stored[n] for n in range(4)],
-        study_seed=SEED,
-        batch=1,
-        size=4,
-    )
+    reference = _tpe_batch(4, [stored[n] for n in range(4)], batch=1, size=4)
     assert asker.ask(1, [4, 5, 6, 7], [0, 1, 2, 3]) == reference
 
 
