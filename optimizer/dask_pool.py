@@ -195,12 +195,14 @@ class DaskPool:
                 f"scheduler {scheduler}: expected a reachable Dask scheduler "
                 f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]})"
             ) from None
+        for name in _CLIENT_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         try:
             self.client.subscribe_topic(self._topic, self._on_event)
             #: The cluster's worker processes (each has one thread) at the first check.
             self.workers = self.check_workers()
         except BaseException:
-            self.client.close()
+            self.close()
             raise
 
     def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
@@ -403,17 +405,18 @@ class DaskPool:
 
     def close(self) -> None:
         """Disconnects from the cluster (the cluster itself keeps running)."""
-        if self.client.status != "running":
-            # The scheduler is gone (the sweep stopped with one line that says so):
-            # the client's reconnection attempts, cancelled now, would log tracebacks.
-            logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
-            self.client.close(timeout=CLOSE_TIMEOUT_S)
-            return
         try:
-            self.client.unsubscribe_topic(self._topic)
+            if self.client.status == "running":  # else the scheduler is gone
+                self.client.unsubscribe_topic(self._topic)
         finally:
             self.client.close(timeout=CLOSE_TIMEOUT_S)
 
+
+#: distributed's client-side loggers. In the driver they only repeat, with tracebacks, a
+#: lost connection (the batched stream closed, a reconnection given up or cancelled) that
+#: the pool itself reports as one line. They are quiet from the first pool on, for the
+#: rest of the process: the client's event loop may still log after close returns.
+_CLIENT_LOGGERS = ("distributed.batched", "distributed.client", "distributed.core")
 
 #: Seconds between two looks at the cluster while a batch waits for its trials.
 _WATCH_S = 1.0
