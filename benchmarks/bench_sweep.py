@@ -7,10 +7,12 @@ are left out on both sides. The study is the dev study's (``studies/eurusd_mrz_d
 its search space, seed 7, ``batch_size`` 8, TPE with 24 start-up trials or the random
 sampler) on the 10,000-bar EURUSD M5 set, and on the 100k set for the scaling check.
 
-* ``driver``: ``optimizer.driver.run_sweep`` (what ``python -m optimizer sweep`` runs);
-  trials/s, the share of wall time inside ``run_backtest`` (summed engine time over wall
-  time times workers), the share of the worker processes' CPU time inside
-  ``run_backtest`` (from their first trial to their last), and a worker's peak RSS.
+* ``driver``: ``optimizer.driver.run_sweep`` (what ``python -m optimizer sweep`` runs,
+  its worker processes started before the imports as the command line starts them,
+  see ``optimizer.prestart``); trials/s, the share of wall time inside
+  ``run_backtest`` (summed engine time over wall time times workers), the share of
+  the worker processes' CPU time inside ``run_backtest`` (from their first trial to
+  their last), and a worker's peak RSS.
 * ``plain``: ``optuna.create_study(storage="sqlite:///...")`` and
   ``study.optimize(objective, n_trials=N)``, the objective suggesting the same search
   space and calling ``omega_bt.run_backtest`` with the same config and seeds.
@@ -25,11 +27,11 @@ sampler) on the 10,000-bar EURUSD M5 set, and on the 100k set for the scaling ch
 
 Both databases go to ``--db-dir`` (default: ``/dev/shm`` where it exists, so that the
 plain way is not slowed down by fsync: on a disk, its commit per trial step costs an
-fsync each). Medians over ``--repeat`` runs; the 1- and 2-worker runs of a case (and
-the plain processes') take turns, so that the machine's drift in speed between them
-does not bias their ratio; the 2,000-trial cases run once with ``--quick``. Prints a
-table and the targets of issue 4 (met or not, with the figures) and writes JSON. From
-the repository root:
+fsync each). Medians over ``--repeat`` runs; the 1- and 2-worker runs of a case (with
+its ask/tell replay, and the plain processes') take turns, so that the machine's drift
+in speed between them does not bias their ratio; the 2,000-trial cases run once with
+``--quick``. Prints a table and the targets of issue 4 (met or not, with the figures)
+and writes JSON. From the repository root:
 
     python benchmarks/bench_sweep.py [--repeat 3] [--quick] [--json out/bench_sweep.json]
     python benchmarks/bench_sweep.py --report out/bench_sweep.json   # reprint a run
@@ -102,7 +104,13 @@ def table_digest(url: str, name: str) -> str:
 
 
 def run_driver(case: dict[str, Any]) -> dict[str, Any]:
-    """Runs one sweep with the optimizer's driver."""
+    """Runs one sweep with the optimizer's driver, as ``python -m optimizer sweep`` does:
+    its worker processes start before the imports (:mod:`optimizer.prestart`)."""
+    from optimizer import prestart
+
+    prestart.start_early(
+        ["sweep", case["study"], "--trials", str(case["trials"]), "--workers", str(case["workers"])]
+    )
     from optimizer.driver import run_sweep
     from optimizer.progress import LineProgress
     from optimizer.study_file import load_study_file
@@ -312,16 +320,24 @@ def measure(
 
 
 def measure_alternately(
-    kind: str, repeat: int, db_dir: Path, cases: list[tuple[str, dict[str, Any]]]
+    kind: str,
+    repeat: int,
+    db_dir: Path,
+    cases: list[tuple[str, dict[str, Any]]],
+    replay: dict[str, Any] | None = None,
 ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """Runs each of ``cases`` (label, case) ``repeat`` times, taking turns (A B A B ...,
     so that a drift of the machine's speed weighs on each case alike); returns the
-    medians and the runs of each."""
-    runs: list[list[dict[str, Any]]] = [[] for _ in cases]
+    medians and the runs of each. ``replay``, a case that reads a sweep's database (the
+    in-memory ask/tell), takes its turn after them on the database of the turn's first
+    case; its medians and runs come last."""
+    runs: list[list[dict[str, Any]]] = [[] for _ in [*cases, *([replay] if replay else [])]]
     for index in range(repeat):
-        for (label, case), done in zip(cases, runs, strict=True):
+        for (label, case), done in zip(cases, runs, strict=False):
             db = fresh_db(db_dir, f"{label}-{index}")
             done.append({**spawn({"kind": kind, "db": str(db), **case}), "db": str(db)})
+        if replay is not None:
+            runs[-1].append(spawn({**replay, "db": runs[0][-1]["db"]}))
     return [(_summary(done), done) for done in runs]
 
 
@@ -377,9 +393,16 @@ def main() -> int:
         return row
 
     def driver_group(
-        label: str, study: Path, sampler: str, trials: int, repeat: int, plain_s: float | None
+        label: str,
+        study: Path,
+        sampler: str,
+        trials: int,
+        repeat: int,
+        plain_s: float | None,
+        ask_tell: bool = False,
     ) -> tuple[list[dict[str, Any]], str]:
-        """Runs the driver with 1 and 2 workers, in turns; returns the rows and a database."""
+        """Runs the driver with 1 and 2 workers (and, with ``ask_tell``, the in-memory
+        ask/tell of their trials), in turns; returns the rows and a database."""
         common = {"study": str(study), "sampler": sampler, "trials": trials}
         tag = label.replace(" ", "-")
         measured = measure_alternately(
@@ -387,15 +410,22 @@ def main() -> int:
             repeat,
             db_dir,
             [(f"{tag}-w{workers}", {**common, "workers": workers}) for workers in (1, 2)],
+            replay={"kind": "ask_tell", **common} if ask_tell else None,
         )
         group = []
-        for workers, (summary, _) in zip((1, 2), measured, strict=True):
+        for workers, (summary, _) in zip((1, 2), measured, strict=False):
             row = add(f"{label} w{workers}", summary, **common, workers=workers)
             if plain_s is not None:
                 row["x_plain"] = plain_s / summary["wall_s"]
             group.append(row)
         first_db = str(measured[0][1][0]["db"])
         group[1]["vs_w1"] = group[1]["trials_per_s"] / group[0]["trials_per_s"]
+        if ask_tell:
+            told = measured[-1][0]
+            add(f"optuna in-memory ask/tell {sampler} {trials}", told, **common, workers=0)
+            for row in group:
+                row["overhead_vs_ask_tell"] = row["wall_s"] / told["wall_s"] - 1
+                row["loop_overhead_vs_ask_tell"] = row["loop_s"] / told["wall_s"] - 1
         return group, first_db
 
     for sampler in ("random", "tpe"):
@@ -406,15 +436,9 @@ def main() -> int:
             plain, _ = measure("plain", repeat, db_dir, f"plain-{sampler}-{trials}", **common)
             add(f"plain optuna sqlite {sampler} {trials}", plain, **common, workers=1)
             label = f"driver {sampler} {trials}"
-            group, first_db = driver_group(label, study, sampler, trials, repeat, plain["wall_s"])
-            if sampler == "tpe":
-                told, _ = measure(
-                    "ask_tell", repeat, db_dir, f"asktell-{trials}", **{**common, "db": first_db}
-                )
-                add(f"optuna in-memory ask/tell tpe {trials}", told, **common, workers=0)
-                for row in group:
-                    row["overhead_vs_ask_tell"] = row["wall_s"] / told["wall_s"] - 1
-                    row["loop_overhead_vs_ask_tell"] = row["loop_s"] / told["wall_s"] - 1
+            driver_group(
+                label, study, sampler, trials, repeat, plain["wall_s"], ask_tell=sampler == "tpe"
+            )
             if sampler == "random" and trials == 2000:
                 # The batch size only changes the bookkeeping for the random sampler.
                 wide = write_study(studies, TEN_K, sampler, "bench-10k-random-b64", 64)

@@ -1,7 +1,8 @@
 """The sweep driver: ask a batch, evaluate it in parallel, tell it in trial-number order.
 
 Batch ``b`` holds trials ``b*batch_size .. (b+1)*batch_size - 1``. The driver records
-the batch RUNNING (one transaction, seeds included), hands it to the worker pool, then
+the batch RUNNING (one transaction, seeds included) and hands it to the worker pool (on
+a storage that only it writes, hands it first and records it while it runs), then
 records all outcomes in one transaction and adds them to the Optuna study in number
 order. A batch that was asked but not told (a killed driver: RUNNING; Ctrl-C: WAITING)
 runs again on ``--resume`` with its stored parameters and seeds, under the same
@@ -280,6 +281,11 @@ def run_sweep(
             and isinstance(pool, LokyPool)
         )
         ahead: _Ahead | None = None
+        # On a storage that only this driver writes, a round's trials go to the workers
+        # before the transaction that claims them, which then overlaps their run (the
+        # claim writes the same rows either way; a driver killed before it commits
+        # leaves the batches as they were, to be asked again).
+        early_pool = pool if isinstance(pool, LokyPool) and not store.shared else None
         # One driver alone on its storage: no batch from here on was ever asked and only
         # this driver asks batches, so once every batch below one of them is told, the
         # scan's plan for it is known without reading the tables. A round is then several
@@ -320,8 +326,8 @@ def run_sweep(
                 else:
                     if ahead is not None:  # a wrong guess: its trials ran for nothing
                         asker.discard()
-                    tasks = _prepare_round(
-                        store, spec, study, plans, asker, lease, crash_dir, faults
+                    tasks, started_run = _prepare_round(
+                        store, spec, study, plans, asker, lease, crash_dir, faults, early_pool
                     )
                 ahead = None
                 if tasks is None:  # another driver claimed it first: look again
@@ -574,16 +580,19 @@ def _prepare_round(
     lease: DriverLease,
     crash_dir: str,
     faults: str | None,
-) -> list[TrialTask] | None:
+    pool: LokyPool | None,
+) -> tuple[list[TrialTask] | None, StartedRun | None]:
     """Asks (or re-asks) the batches of a round, claims them RUNNING and returns their
-    tasks.
+    tasks, and their run when ``pool`` is given: the tasks are then handed to it before
+    the claim.
 
-    Returns None when another driver claimed one of them first.
+    Returns (None, None) when another driver claimed one of them first.
     """
     claims, tasks = _ask_round(spec, plans, asker, crash_dir, faults)
+    started = None if pool is None else pool.start(tasks)
     with WRITE_LOCK:
         claimed = store.claim_batches(study, claims, lease)
-    return tasks if claimed else None
+    return (tasks, started) if claimed else (None, None)
 
 
 def _ask_round(

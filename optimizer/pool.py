@@ -250,6 +250,9 @@ class LokyPool:
             if stop():
                 self.close()
                 raise Interrupted("interrupted")
+            # The chunks that finished together arrive together (one call, so one store
+            # for all of them).
+            arrived: list[TrialOutcome] = []
             for future in done:
                 chunk, group = pending.pop(future)
                 try:
@@ -258,16 +261,17 @@ class LokyPool:
                     broken.append((chunk, group, exc))
                     continue
                 except Exception as exc:
-                    arrived = [
+                    arrived.extend(
                         failed_outcome(task.number, "exception", f"{type(exc).__name__}: {exc}")
                         for task in group
-                    ]
+                    )
                 else:
                     self._account(result)
-                    arrived = [
+                    arrived.extend(
                         outcome_of_text(number, text, engine_s, duration_s, result.pid)
                         for number, text, engine_s, duration_s in result.results
-                    ]
+                    )
+            if arrived:
                 outcomes.update((o.number, o) for o in arrived)
                 on_outcomes(arrived)
         not_started: list[TrialTask] = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+from concurrent.futures import wait
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ from optimizer.driver import run_sweep
 from optimizer.pool import LokyPool
 from optimizer.progress import LineProgress
 from optimizer.study_file import load_study_file
-from optimizer.worker import FAULTS_ENV
+from optimizer.worker import FAULTS_ENV, TrialOutcome, TrialTask
 
 pytestmark = pytest.mark.integration
 
@@ -131,6 +132,27 @@ def test_engine_errors_are_recorded(write_study: StudyWriter) -> None:
     ]
     refused = run_cli("show", str(path), "--failed", "--format", "csv")
     assert refused.returncode == 2 and "--failed: expected --format table or json" in refused.stderr
+
+
+def test_chunks_that_finish_together_arrive_in_one_call(tmp_path: Path) -> None:
+    # The driver stores what arrives while others of a round still run: chunks that
+    # finished together are then one transaction, not one each.
+    pool = LokyPool(2)
+    try:
+        tasks = [
+            TrialTask(number=n, config={}, timeout_s=None, crash_dir=str(tmp_path))
+            for n in range(4)
+        ]
+        started = pool.start(tasks)
+        assert len(started.pending) >= 2
+        wait(list(started.pending))
+        calls: list[list[TrialOutcome]] = []
+        outcomes = pool.finish(started, lambda: False, calls.append)
+        assert [sorted(o.number for o in call) for call in calls] == [[0, 1, 2, 3]]
+        assert sorted(outcomes) == [0, 1, 2, 3]
+        assert {o.error_category for o in outcomes.values()} == {"config"}
+    finally:
+        pool.close()
 
 
 def test_a_round_with_no_trial_left_to_run_returns_at_once() -> None:

@@ -224,11 +224,14 @@ def test_a_presumed_dead_driver_cannot_count_twice(
         plan_a = first.next_batch(study, 8, a).plan
         plan_b = second.next_batch(study, 8, b).plan
         assert plan_a is not None and plan_b is not None and plan_a.batch == plan_b.batch == 0
-        tasks_a = _prepare_round(first, spec, study, [plan_a], asker(first), a, crash_dir, None)
+        tasks_a = _prepare_round(
+            first, spec, study, [plan_a], asker(first), a, crash_dir, None, None
+        )[0]
         assert tasks_a is not None
-        assert (
-            _prepare_round(second, spec, study, [plan_b], asker(second), b, crash_dir, None) is None
+        lost, _ = _prepare_round(
+            second, spec, study, [plan_b], asker(second), b, crash_dir, None, None
         )
+        assert lost is None
         assert second.next_batch(study, 8, b).plan.batch == 1  # type: ignore[union-attr]
 
         # Driver a stops beating and looks like a driver on another host: presumed dead.
@@ -242,7 +245,9 @@ def test_a_presumed_dead_driver_cannot_count_twice(
             )
         takeover = second.next_batch(study, 8, b).plan
         assert takeover is not None and takeover.batch == 0 and takeover.owner == a.id
-        tasks_b = _prepare_round(second, spec, study, [takeover], asker(second), b, crash_dir, None)
+        tasks_b = _prepare_round(
+            second, spec, study, [takeover], asker(second), b, crash_dir, None, None
+        )[0]
         assert tasks_b is not None and [t.number for t in tasks_b] == [0, 1, 2, 3]
 
         outcomes_a = [evaluate(t) for t in tasks_a]
@@ -274,7 +279,10 @@ def test_a_scan_sees_a_claim_whole_or_not_at_all(write_study: StudyWriter, pg_ur
             numbers = list(range(batch * 4, batch * 4 + 4))
             # Asked after nothing told: the batches below it still run.
             plan = BatchPlan(batch, numbers, [None] * 4, [], has_row=False, owner=None)
-            assert _prepare_round(claimer, spec, study, [plan], asker, b, "", None) is not None
+            assert (
+                _prepare_round(claimer, spec, study, [plan], asker, b, "", None, None)[0]
+                is not None
+            )
 
         claim(0)  # batch 0 runs on the other driver
         claimed: list[int] = []
@@ -291,7 +299,7 @@ def test_a_scan_sees_a_claim_whole_or_not_at_all(write_study: StudyWriter, pg_ur
         assert claimed and plan is not None and plan.batch == 1
         # The scan saw batch 1 as it was when it began: fresh, never asked.
         assert plan.rows == [None] * 4 and not plan.has_row and plan.history == []
-        assert _prepare_round(scanner, spec, study, [plan], asker, a, "", None) is None
+        assert _prepare_round(scanner, spec, study, [plan], asker, a, "", None, None)[0] is None
         plan = scanner.next_batch(study, 12, a).plan
         assert plan is not None and plan.batch == 2
         scanner.release_driver(a)
