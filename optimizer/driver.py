@@ -1,8 +1,9 @@
 """The sweep driver: ask a batch, evaluate it in parallel, tell it in trial-number order.
 
 Batch ``b`` holds trials ``b*batch_size .. (b+1)*batch_size - 1``. The driver records
-the batch RUNNING (one transaction, seeds included) and hands it to the worker pool (on
-a storage that only it writes, hands it first and records it while it runs), then
+the batch RUNNING (one transaction, seeds included) and hands it to the worker pool (in
+dev mode on a storage that only it writes, hands it first and records it while it
+runs), then
 records all outcomes in one transaction and adds them to the Optuna study in number
 order. A batch that was asked but not told (a killed driver: RUNNING; Ctrl-C: WAITING)
 runs again on ``--resume`` with its stored parameters and seeds, under the same
@@ -281,11 +282,16 @@ def run_sweep(
             and isinstance(pool, LokyPool)
         )
         ahead: _Ahead | None = None
-        # On a storage that only this driver writes, a round's trials go to the workers
-        # before the transaction that claims them, which then overlaps their run (the
-        # claim writes the same rows either way; a driver killed before it commits
-        # leaves the batches as they were, to be asked again).
-        early_pool = pool if isinstance(pool, LokyPool) and not store.shared else None
+        # In dev mode on a storage that only this driver writes, a round's trials go to
+        # the workers before the transaction that claims them, which then overlaps their
+        # run: a dev trial's seed and config are fixed, so the claim writes the same rows
+        # either way, and a driver killed before it commits leaves the batches to be
+        # asked again, as they were. (Prod seeds are committed before a trial runs.)
+        early_pool = (
+            pool
+            if isinstance(pool, LokyPool) and spec.run_mode == "dev" and not store.shared
+            else None
+        )
         # One driver alone on its storage: no batch from here on was ever asked and only
         # this driver asks batches, so once every batch below one of them is told, the
         # scan's plan for it is known without reading the tables. A round is then several
