@@ -3,11 +3,10 @@
 Batch ``b`` holds trials ``b*batch_size .. (b+1)*batch_size - 1``. The driver records
 the batch RUNNING (one transaction, seeds included) and hands it to the worker pool (in
 dev mode on a storage that only it writes, hands it first and records it while it
-runs), then
-records all outcomes in one transaction and adds them to the Optuna study in number
-order. A batch that was asked but not told (a killed driver: RUNNING; Ctrl-C: WAITING)
-runs again on ``--resume`` with its stored parameters and seeds, under the same
-numbers; in dev mode the driver re-asks it and checks the parameters are unchanged.
+runs), then records all outcomes in one transaction and adds them to the Optuna study
+in number order. A batch that was asked but not told (a killed driver: RUNNING; Ctrl-C:
+WAITING) runs again on ``--resume`` with its stored parameters and seeds, under the
+same numbers; in dev mode the driver re-asks it and checks the parameters are unchanged.
 
 One driver alone on its storage takes a round of several fresh batches at once when the
 sampler ignores the history (random): they are claimed in one transaction and stored in
