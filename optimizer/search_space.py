@@ -109,7 +109,7 @@ class ParamSpec:
             raise StudyFileError(fname, f"{key}.choices", "a non-empty list", choices)
         seen: list[Any] = []
         for choice in choices:
-            number = isinstance(choice, int | float) and not isinstance(choice, bool)
+            number = is_int(choice) or isinstance(choice, float)
             scalar = choice is None or isinstance(choice, bool | str) or number
             if not scalar or (number and not is_finite_number(choice)):
                 raise StudyFileError(

@@ -439,15 +439,16 @@ class StudyStore:
                         .values({key: bindparam(key) for key in changes[0] if key != "b_number"}),
                         changes,
                     )
-                if changes and self.shared:
-                    # Drivers may run one study with budgets of their own, and the last to
-                    # open it stored its own: the budget never stays below a stored trial.
-                    through = changes[-1]["b_number"] + 1
-                    conn.execute(
-                        update(StudyRow)
-                        .where(StudyRow.id == study.id, StudyRow.n_trials < through)
-                        .values(n_trials=through)
-                    )
+                    if self.shared:
+                        # Drivers may run one study with budgets of their own, and the last
+                        # to open it stored its own: the budget never stays below a stored
+                        # trial.
+                        through = changes[-1]["b_number"] + 1
+                        conn.execute(
+                            update(StudyRow)
+                            .where(StudyRow.id == study.id, StudyRow.n_trials < through)
+                            .values(n_trials=through)
+                        )
         except _Lost:
             return False
         return True
