@@ -7,6 +7,7 @@
 //! stay in the loop; what is specific to one strategy (its thresholds, its warm-up, its
 //! higher-timeframe filter, its spread limit) lives here.
 
+mod column;
 mod mean_reversion;
 mod registry;
 

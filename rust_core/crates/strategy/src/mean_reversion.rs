@@ -5,6 +5,7 @@ use omega_types::config::{ConfigError, Fields};
 use omega_types::{Direction, NANOS_PER_DAY, OrderType};
 use serde_json::{Value, json};
 
+use crate::column::Column;
 use crate::{EntrySignal, MarketInput, Sizing, Strategy, StrategyError};
 
 /// Which side a higher-timeframe filter lets through.
@@ -174,12 +175,13 @@ type Trend = Option<i8>;
 ///
 /// One pass over the bars runs the z-score, ATR and D1 trend side by side and keeps only
 /// what the loop asks for: the ATR column (for order distances) and one byte of flags
-/// per bar (entry allowed long/short, exit signal long/short).
+/// per bar (entry allowed long/short, exit signal long/short). Their buffers are
+/// recycled for the next run on the same thread (see [`Column`]).
 #[derive(Debug, Clone)]
 pub struct MeanReversionZScore {
     params: MeanReversionParams,
-    atr: Vec<f64>,
-    flags: Vec<u8>,
+    atr: Column<f64>,
+    flags: Column<u8>,
 }
 
 impl MeanReversionZScore {
@@ -204,18 +206,14 @@ impl MeanReversionZScore {
         // that did not move no true range.
         let resolution = market.tick_size / 4.0;
         let half_ticks = mid_half_ticks(bid.close, ask.close, market.tick_size);
-        let atr: Vec<f64> = {
+        let atr = {
             let mut wilder = WilderAtr::new(params.atr_length).with_resolution(resolution);
             let highs = bid.high.iter().zip(ask.high);
             let lows = bid.low.iter().zip(ask.low);
             let closes = bid.close.iter().zip(ask.close);
-            highs
-                .zip(lows)
-                .zip(closes)
-                .map(|(((bh, ah), (bl, al)), (bc, ac))| {
-                    wilder.push((bh + ah) / 2.0, (bl + al) / 2.0, (bc + ac) / 2.0).unwrap_or(f64::NAN)
-                })
-                .collect()
+            Column::collect(highs.zip(lows).zip(closes).map(|(((bh, ah), (bl, al)), (bc, ac))| {
+                wilder.push((bh + ah) / 2.0, (bl + al) / 2.0, (bc + ac) / 2.0).unwrap_or(f64::NAN)
+            }))
         };
         // Most bars have no stretched z: the cheap test comes first, the gates only after it.
         let entry_gates_pass = |k: usize, direction: Direction, trend: &mut Option<D1Trend<'_>>| {
@@ -232,7 +230,7 @@ impl MeanReversionZScore {
                     trend.as_mut().map(|t| t.at(market.timestamps[k] + market.bar_duration_ns)),
                 )
         };
-        let mut flags = Vec::with_capacity(bars);
+        let mut flags = Column::with_capacity(bars);
         let window = params.z_window;
         let near_threshold = |z: f64| {
             let size = z.abs();
@@ -248,15 +246,10 @@ impl MeanReversionZScore {
             if near_threshold(z) {
                 z = window_zscore(&half_ticks[k + 1 - window..=k]).unwrap_or(z);
             }
-            let mut f = 0u8;
-            if let Some(z_exit) = params.z_exit {
-                if z >= -z_exit - Z_TIE {
-                    f |= LONG_EXIT;
-                }
-                if z <= z_exit + Z_TIE {
-                    f |= SHORT_EXIT;
-                }
-            }
+            // The sign of z is a coin toss from bar to bar: set the exit bits without a branch.
+            let mut f = params.z_exit.map_or(0, |z_exit| {
+                (u8::from(z >= -z_exit - Z_TIE) * LONG_EXIT) | (u8::from(z <= z_exit + Z_TIE) * SHORT_EXIT)
+            });
             let stretched = if z <= -params.z_entry + Z_TIE {
                 Some((Direction::Long, LONG_ENTRY))
             } else if z >= params.z_entry - Z_TIE {
@@ -280,14 +273,14 @@ impl MeanReversionZScore {
 /// grid; far above the rounding of a decimal price, far below a digit more). Prices are
 /// positive (validated at load), so adding 0.5 and truncating rounds them, without a call
 /// to the C library's `round`.
-fn mid_half_ticks(bid: &[f64], ask: &[f64], tick_size: f64) -> Vec<f64> {
+fn mid_half_ticks(bid: &[f64], ask: &[f64], tick_size: f64) -> Column<f64> {
     let per_unit = (1.0 / tick_size).round();
     let ticks = |price: f64| {
         let exact = price * per_unit;
         let whole = (exact + 0.5) as i64 as f64;
         if (exact - whole).abs() <= 1e-6 { whole } else { exact }
     };
-    bid.iter().zip(ask).map(|(b, a)| ticks(*b) + ticks(*a)).collect()
+    Column::collect(bid.iter().zip(ask).map(|(b, a)| ticks(*b) + ticks(*a)))
 }
 
 /// Direction and D1 trend gates of one entry (ENGINE §4).
