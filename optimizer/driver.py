@@ -39,7 +39,7 @@ from optimizer.errors import BadInputError, Interrupted, OptimizerError, StudyFi
 from optimizer.metrics import is_feasible
 from optimizer.pool import LokyPool, StartedRun, make_pool
 from optimizer.progress import LineProgress, Progress
-from optimizer.sampling import BatchAsker
+from optimizer.sampling import AskedTrial, BatchAsker
 from optimizer.search_space import grid_size
 from optimizer.seeds import derive, prod_seed
 from optimizer.storage import (
@@ -258,16 +258,6 @@ def run_sweep(
         failed = sum(1 for t in trials.values() if t.state == "FAIL" and t.number < total)
         progress.start(study.name, total, done, failed, best)
         crash_dir = tempfile.mkdtemp(prefix="omega-optimizer-")
-        # The Optuna mirror is written by a background thread while the workers run a
-        # batch: one sync at a time, at most every MIRROR_EVERY_S, each adding every trial
-        # told since the last one (a slow sync makes the next one larger, never the sweep
-        # slower). Its writes and the driver's batch transactions take WRITE_LOCK in turn
-        # instead of waiting for SQLite's write lock. The sampler's history never comes
-        # from the mirror, so it may lag by a few batches; sync_optuna repairs it after a
-        # kill.
-        mirror = ThreadPoolExecutor(max_workers=1, thread_name_prefix="omega-optuna-mirror")
-        mirrored: Future[None] | None = None
-        mirrored_at = -math.inf
         started = time.perf_counter()
         # A history-free sampler (random) in dev mode on a single-driver storage runs one
         # round ahead: round r+1 is asked and handed to the workers while round r runs,
@@ -286,11 +276,15 @@ def run_sweep(
         # run: a dev trial's seed and config are fixed, so the claim writes the same rows
         # either way, and a driver killed before it commits leaves the batches to be
         # asked again, as they were. (Prod seeds are committed before a trial runs.)
+        # Unless the round runs ahead, each trial goes to the workers as soon as it is
+        # asked (LokyPool.stream): the workers run a batch while the sampler is still
+        # asking it, and the sampler asks a batch's trials without its results anyway.
         early_pool = (
             pool
             if isinstance(pool, LokyPool) and spec.run_mode == "dev" and not store.shared
             else None
         )
+        mirror = _Mirror(store, study, background=early_pool is None or run_ahead)
         # One driver alone on its storage: no batch from here on was ever asked and only
         # this driver asks batches, so once every batch below one of them is told, the
         # scan's plan for it is known without reading the tables. A round is then several
@@ -332,7 +326,16 @@ def run_sweep(
                     if ahead is not None:  # a wrong guess: its trials ran for nothing
                         asker.discard()
                     tasks, started_run = _prepare_round(
-                        store, spec, study, plans, asker, lease, crash_dir, faults, early_pool
+                        store,
+                        spec,
+                        study,
+                        plans,
+                        asker,
+                        lease,
+                        crash_dir,
+                        faults,
+                        early_pool,
+                        stream=not run_ahead,
                     )
                 ahead = None
                 if tasks is None:  # another driver claimed it first: look again
@@ -345,13 +348,7 @@ def run_sweep(
                     continue
 
                 arrivals = _Arrivals(store, study, lease, numbers, tasks, progress, best)
-                if (mirrored is None or mirrored.done()) and (
-                    time.perf_counter() - mirrored_at >= MIRROR_EVERY_S
-                ):
-                    if mirrored is not None:
-                        mirrored.result()  # raises what the last sync raised
-                    mirrored = mirror.submit(store.sync_optuna, study)
-                    mirrored_at = time.perf_counter()
+                mirror.sync_if_due()
                 if run_ahead:
                     assert isinstance(pool, LokyPool)
                     if started_run is None:
@@ -397,11 +394,9 @@ def run_sweep(
                 report.failed += sum(1 for o in results if not o.ok)
                 report.engine_s += sum(o.engine_s for o in results)
                 report.trial_s += sum(o.duration_s for o in results)
-            if mirrored is not None:
-                mirrored.result()
-            store.sync_optuna(study)
+            mirror.finish()
         finally:
-            mirror.shutdown(wait=True)
+            mirror.close()
             report.wall_s = time.perf_counter() - started
             _worker_figures(report, pool)
             pool.close()
@@ -412,6 +407,56 @@ def run_sweep(
         return report
     finally:
         store.close()
+
+
+class _Mirror:
+    """Keeps the study's Optuna mirror up to date during a sweep: one sync at a time, at
+    most every :data:`MIRROR_EVERY_S`, each adding every trial told since the last one
+    (a slow sync makes the next one larger, never the sweep slower), and one at the end.
+
+    In the background, by a thread of its own, while the driver waits for the workers;
+    in the driver's thread when ``background`` is false (a streamed run, where the
+    driver never waits: a thread would take the interpreter lock from the sampler at
+    every I/O call of either). Its writes and the driver's batch transactions take
+    ``WRITE_LOCK`` in turn instead of waiting for SQLite's write lock. The sampler's
+    history never comes from the mirror, so it may lag by a few batches;
+    ``sync_optuna`` repairs it after a kill.
+    """
+
+    def __init__(self, store: StudyStore, study: StudyRecord, *, background: bool) -> None:
+        self._store, self._study = store, study
+        self._thread = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="omega-optuna-mirror")
+            if background
+            else None
+        )
+        self._last: Future[None] | None = None
+        self._at = -math.inf
+
+    def sync_if_due(self) -> None:
+        """Syncs the mirror (or starts syncing it) unless a sync runs or ran lately."""
+        if self._last is not None:
+            if not self._last.done():
+                return
+            self._last.result()  # raises what the last sync raised
+        if time.perf_counter() - self._at < MIRROR_EVERY_S:
+            return
+        if self._thread is None:
+            self._store.sync_optuna(self._study)
+        else:
+            self._last = self._thread.submit(self._store.sync_optuna, self._study)
+        self._at = time.perf_counter()
+
+    def finish(self) -> None:
+        """Waits for the sync under way, then adds what is left."""
+        if self._last is not None:
+            self._last.result()
+        self._store.sync_optuna(self._study)
+
+    def close(self) -> None:
+        """Ends the thread, after the sync under way."""
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
 
 
 class _Arrivals:
@@ -586,45 +631,67 @@ def _prepare_round(
     crash_dir: str,
     faults: str | None,
     pool: LokyPool | None,
+    stream: bool,
 ) -> tuple[list[TrialTask] | None, StartedRun | None]:
     """Asks (or re-asks) the batches of a round, claims them RUNNING and returns their
     tasks, and their run when ``pool`` is given: the tasks are then handed to it before
-    the claim.
+    the claim, each as soon as it is asked when ``stream``.
 
     Returns (None, None) when another driver claimed one of them first.
     """
-    claims, tasks = _ask_round(spec, plans, asker, crash_dir, faults)
-    started = None if pool is None else pool.start(tasks)
+    started: StartedRun | None
+    if pool is not None and stream:
+        streamed = started = pool.stream()
+
+        def send(task: TrialTask) -> None:
+            pool.send(streamed, task)
+
+        claims, tasks = _ask_round(spec, plans, asker, crash_dir, faults, send)
+    else:
+        claims, tasks = _ask_round(spec, plans, asker, crash_dir, faults)
+        started = None if pool is None else pool.start(tasks)
     with WRITE_LOCK:
         claimed = store.claim_batches(study, claims, lease)
     return (tasks, started) if claimed else (None, None)
 
 
 def _ask_round(
-    spec: StudySpec, plans: list[BatchPlan], asker: BatchAsker, crash_dir: str, faults: str | None
+    spec: StudySpec,
+    plans: list[BatchPlan],
+    asker: BatchAsker,
+    crash_dir: str,
+    faults: str | None,
+    on_task: Callable[[TrialTask], None] | None = None,
 ) -> tuple[list[BatchClaim], list[TrialTask]]:
-    """Asks (or re-asks) the batches ``plans`` in order; returns their claims and tasks."""
+    """Asks (or re-asks) the batches ``plans`` in order; returns their claims and tasks
+    (``on_task`` gets each task as soon as its trial is asked)."""
     claims: list[BatchClaim] = []
     tasks: list[TrialTask] = []
     for plan in plans:
-        new, restart, batch_tasks = _ask_batch(spec, plan, asker, crash_dir, faults)
+        new, restart, batch_tasks = _ask_batch(spec, plan, asker, crash_dir, faults, on_task)
         claims.append(BatchClaim(plan=plan, new=new, restart=restart))
         tasks.extend(batch_tasks)
     return claims, tasks
 
 
 def _ask_batch(
-    spec: StudySpec, plan: BatchPlan, asker: BatchAsker, crash_dir: str, faults: str | None
+    spec: StudySpec,
+    plan: BatchPlan,
+    asker: BatchAsker,
+    crash_dir: str,
+    faults: str | None,
+    on_task: Callable[[TrialTask], None] | None = None,
 ) -> tuple[list[NewTrial], list[int], list[TrialTask]]:
     """Asks (or re-asks) a batch; returns its new trials, the stored ones that run again,
-    and the tasks."""
+    and the tasks. ``on_task`` gets each task as soon as its trial is asked."""
     batch, numbers, rows = plan.batch, plan.numbers, plan.rows
     history = from_ranges(plan.history)
-    asked = asker.ask(batch, numbers, history)
     new: list[NewTrial] = []
     restart: list[int] = []
     tasks: list[TrialTask] = []
-    for index, (number, row, ask) in enumerate(zip(numbers, rows, asked, strict=True)):
+
+    def take(index: int, ask: AskedTrial) -> None:
+        number, row = numbers[index], rows[index]
         # The sampler study holds the history, then the batch: one driver alone asks
         # after every trial below the batch, so its numbers are ours; with several
         # drivers the history may lack batches still running elsewhere.
@@ -641,7 +708,7 @@ def _ask_batch(
                 )
             if row.finished:
                 # A short last batch that a larger --trials now extends: keep what was told.
-                continue
+                return
             restart.append(number)
             config = row.config
         else:
@@ -657,15 +724,18 @@ def _ask_batch(
                     config=config,
                 )
             )
-        tasks.append(
-            TrialTask(
-                number=number,
-                config=config,
-                timeout_s=spec.trial_timeout_s,
-                crash_dir=crash_dir,
-                faults=faults,
-            )
+        task = TrialTask(
+            number=number,
+            config=config,
+            timeout_s=spec.trial_timeout_s,
+            crash_dir=crash_dir,
+            faults=faults,
         )
+        tasks.append(task)
+        if on_task is not None:
+            on_task(task)
+
+    asker.ask(batch, numbers, history, take)
     return new, restart, tasks
 
 

@@ -24,12 +24,18 @@ import json
 import math
 import os
 import re
+import select
+import shutil
 import signal
+import socket
+import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from multiprocessing import connection as mp_connection
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -47,6 +53,7 @@ from optimizer.worker import (
     evaluate_chunk,
     failed_outcome,
     outcome_of_text,
+    serve_stream,
     warm_up,
     worker_initializer,
 )
@@ -64,6 +71,10 @@ CHUNK_S = 0.25
 
 #: Seconds ``close`` waits at most for the workers' warm-up calls (an engine import).
 WARM_UP_WAIT_S = 30
+
+#: Seconds that opening the streaming sessions waits at most for every worker to connect
+#: (a worker that was just started imports the engine first).
+SESSION_WAIT_S = 30
 
 
 #: Takes the outcomes that arrived together, in arrival order.
@@ -90,11 +101,31 @@ class TrialPool(Protocol):
 
 @dataclass
 class StartedRun:
-    """Trials handed to the loky workers: their engine configs and the pending chunks."""
+    """Trials handed to the loky workers: their engine configs and the pending chunks.
+
+    A streamed run (:meth:`LokyPool.stream`) has no pending chunks: its trials are with
+    the sessions, or ``held`` until a session is idle (or, when no session can take
+    them, until :meth:`LokyPool.finish` runs them the usual way).
+    """
 
     tasks: list[TrialTask]
     configs: dict[int, str | dict[str, Any]]
     pending: dict[Future[ChunkResult], tuple[TrialChunk, list[TrialTask]]]
+    held: list[TrialTask] = field(default_factory=list)
+    #: Streamed results read and not yet collected.
+    received: list[ChunkResult] = field(default_factory=list)
+    #: How many trials were handed to a session.
+    streamed: int = 0
+
+
+@dataclass
+class _Session:
+    """One worker process serving streamed chunks (:func:`optimizer.worker.serve_stream`):
+    the driver's end of its socket and the chunk sent and not yet answered, with its run
+    (at most one: see :meth:`LokyPool.send`)."""
+
+    connection: mp_connection.Connection
+    sent: deque[tuple[StartedRun, TrialChunk, list[TrialTask]]] = field(default_factory=deque)
 
 
 @contextlib.contextmanager
@@ -140,6 +171,14 @@ class LokyPool:
     A batch goes out as at most ``workers`` chunks of consecutive trials (one message
     each way per chunk, see :func:`optimizer.worker.evaluate_chunk`); the engine config
     travels as JSON text and the engine's result text is parsed here.
+
+    A streamed run (:meth:`stream`, :meth:`send`) hands its trials over one by one, as
+    they are asked, on sessions: one long loky call per worker that serves chunks over
+    its own Unix socket (:func:`optimizer.worker.serve_stream`). The driver writes each
+    trial to a socket and reads the results itself, so no thread of the driver wakes up
+    per trial: loky's threads would, and would take the interpreter lock from the
+    sampler that is asking the next trial meanwhile. A worker that dies ends the
+    sessions; its trials are then sorted out as above and run again the usual way.
     """
 
     def __init__(self, workers: int) -> None:
@@ -154,6 +193,11 @@ class LokyPool:
         self.worker_rss_kb: dict[int, int] = {}
         #: A moving average of the trials' durations (seconds), None before the first.
         self._trial_s: float | None = None
+        #: The streaming sessions, one per worker, while they are open; [] when they
+        #: could not be opened or a worker died (then the next run opens them again).
+        self._sessions: list[_Session] | None = None
+        #: Sessions whose worker died, with the chunks they had not answered.
+        self._broken_sessions: list[_Session] = []
         # Start the processes now: their start-up overlaps with the driver's own. They
         # are spawned with SIGINT ignored (an ignored signal stays ignored across exec,
         # and Python then installs no handler of its own), so a Ctrl-C to the process
@@ -199,6 +243,10 @@ class LokyPool:
         outcomes: dict[int, TrialOutcome] = {}
         queue: list[tuple[list[TrialTask], bool]] = []
         self._collect(started.pending, False, stop, on_outcomes, outcomes, queue)
+        if self._sessions is not None:
+            self._collect_streamed(started, stop, on_outcomes, outcomes, queue)
+        if started.held:
+            queue.append((started.held, False))
         while queue:
             group, isolated = queue.pop(0)
             rounds = [[task] for task in group] if isolated else [group]
@@ -207,10 +255,173 @@ class LokyPool:
                 self._collect(pending, isolated, stop, on_outcomes, outcomes, queue)
         return outcomes
 
+    def stream(self) -> StartedRun:
+        """Starts an empty run whose trials are handed over one by one with :meth:`send`;
+        :meth:`finish` collects them. One streamed run is in flight at a time."""
+        if self._sessions is None:
+            self._sessions = self._open_sessions()
+        return StartedRun([], {}, {})
+
+    def send(self, started: StartedRun, task: TrialTask) -> None:
+        """Hands ``task`` (of the streamed run ``started``) to an idle worker, else holds
+        it until one is idle: a worker holds at most one trial, so a slow trial delays
+        no other (the next goes to whichever worker finishes first).
+
+        The results that came back meanwhile are read first, so that neither side of a
+        socket fills up while the other waits for it.
+        """
+        started.tasks.append(task)
+        started.configs[task.number] = _config_text(task.config)
+        started.held.append(task)
+        self._receive(0.0)
+        self._dispatch(started)
+
+    def _dispatch(self, started: StartedRun) -> None:
+        """Hands the held trials of ``started`` to the idle sessions, one each, as chunks
+        of their own; none after a worker died (loky is ending the others too)."""
+        if self._broken_sessions:
+            return
+        for session in list(self._sessions or []):
+            if not started.held:
+                return
+            if session.sent:
+                continue
+            task = started.held[0]
+            chunk = TrialChunk(
+                numbers=(task.number,),
+                configs=(started.configs[task.number],),
+                timeout_s=task.timeout_s,
+                crash_dir=task.crash_dir,
+                chunk_id=next(self._chunks),
+                faults=task.faults,
+            )
+            try:
+                session.connection.send(chunk)
+            except OSError:  # its worker died: finish sorts out what it had
+                self._lose(session)
+                return
+            started.held.pop(0)
+            started.streamed += 1
+            session.sent.append((started, chunk, [task]))
+
+    def _open_sessions(self) -> list[_Session]:
+        """Starts one serving call per worker and waits until each has connected; returns
+        the sessions, or [] when a worker did not connect (the runs then go the usual way)."""
+        folder = tempfile.mkdtemp(prefix="omega-stream-")
+        address = os.path.join(folder, "socket")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        connections: list[mp_connection.Connection] = []
+        try:
+            listener.bind(address)
+            listener.listen(self.workers)
+            executor = self._executor()
+            calls = [executor.submit(serve_stream, address) for _ in range(self.workers)]
+            deadline = time.monotonic() + SESSION_WAIT_S
+            while len(connections) < self.workers:
+                if any(c.done() for c in calls) or time.monotonic() > deadline:
+                    raise OSError("a worker did not connect")
+                if select.select([listener], [], [], _POLL_S)[0]:
+                    accepted, _ = listener.accept()
+                    connections.append(mp_connection.Connection(accepted.detach()))
+        except (OSError, BrokenProcessPool):
+            for opened in connections:
+                opened.close()
+            return []
+        finally:
+            listener.close()
+            shutil.rmtree(folder, ignore_errors=True)
+        return [_Session(c) for c in connections]
+
+    def _end_sessions(self) -> None:
+        """Tells the serving calls to return and closes the sessions; the next streamed
+        run opens new ones."""
+        for session in self._sessions or []:
+            with contextlib.suppress(OSError):
+                session.connection.send(None)
+            session.connection.close()
+        self._sessions = None
+
+    def _lose(self, session: _Session) -> None:
+        """Notes that ``session``'s worker died; loky then ends the others too, so every
+        session is ended once its answers are read (:meth:`_collect_streamed`)."""
+        session.connection.close()
+        self._broken_sessions.append(session)
+        if self._sessions is not None:
+            self._sessions.remove(session)
+
+    def _receive(self, timeout: float) -> bool:
+        """Reads the results that the sessions sent, waiting up to ``timeout`` seconds
+        for the first; a session whose socket closed is lost (:meth:`_lose`). Returns
+        whether anything came (a result or a closed socket)."""
+        sessions = {s.connection.fileno(): s for s in self._sessions or [] if s.sent}
+        if not sessions:
+            return False
+        ready, _, _ = select.select(list(sessions), [], [], timeout)
+        for fileno in ready:
+            session = sessions[fileno]
+            try:
+                result = session.connection.recv()
+            except (EOFError, OSError):
+                self._lose(session)
+                continue
+            started, _, _ = session.sent.popleft()
+            started.received.append(result)
+        return bool(ready)
+
+    def _streaming(self, started: StartedRun) -> bool:
+        """Returns whether a live session still runs a trial of ``started``."""
+        return any(run is started for s in self._sessions or [] for run, *_ in s.sent)
+
+    def _collect_streamed(
+        self,
+        started: StartedRun,
+        stop: Callable[[], bool],
+        on_outcomes: OutcomesCallback,
+        outcomes: dict[int, TrialOutcome],
+        queue: list[tuple[list[TrialTask], bool]],
+    ) -> None:
+        """Waits for the streamed trials of ``started``; queues those of dead workers.
+
+        What came back is handed on together once nothing more comes for a moment, or
+        at the end: fast trials then arrive in one call (one store), slow ones as they
+        finish.
+        """
+
+        def hand_on() -> None:
+            arrived = [o for result in started.received for o in self._outcomes_of(result)]
+            started.received.clear()
+            if arrived:
+                outcomes.update((o.number, o) for o in arrived)
+                on_outcomes(arrived)
+
+        while True:
+            self._dispatch(started)
+            if not self._streaming(started):
+                break
+            if not self._receive(_POLL_S):
+                hand_on()
+            if stop():
+                self.close()
+                raise Interrupted("interrupted")
+        hand_on()
+        if self._broken_sessions:
+            broken = [
+                (chunk, group, BrokenProcessPool("a worker process died"))
+                for session in self._broken_sessions
+                for run, chunk, group in session.sent
+                if run is started
+            ]
+            self._broken_sessions.clear()
+            self._end_sessions()
+            self._sort_out(broken, False, on_outcomes, outcomes, queue)
+
     def _submit(
         self, tasks: list[TrialTask], configs: dict[int, str | dict[str, Any]]
     ) -> dict[Future[ChunkResult], tuple[TrialChunk, list[TrialTask]]]:
-        """Submits ``tasks`` as at most ``workers`` chunks of consecutive trials."""
+        """Submits ``tasks`` as at most ``workers`` chunks of consecutive trials (ending
+        the streaming sessions first: they hold the workers)."""
+        if self._sessions is not None:
+            self._end_sessions()
         executor = self._executor()
         pending: dict[Future[ChunkResult], tuple[TrialChunk, list[TrialTask]]] = {}
         # Nothing to submit is a valid round: another driver may have told every trial of
@@ -266,14 +477,23 @@ class LokyPool:
                         for task in group
                     )
                 else:
-                    self._account(result)
-                    arrived.extend(
-                        outcome_of_text(number, text, engine_s, duration_s, result.pid)
-                        for number, text, engine_s, duration_s in result.results
-                    )
+                    arrived.extend(self._outcomes_of(result))
             if arrived:
                 outcomes.update((o.number, o) for o in arrived)
                 on_outcomes(arrived)
+        self._sort_out(broken, isolated, on_outcomes, outcomes, queue)
+
+    def _sort_out(
+        self,
+        broken: list[tuple[TrialChunk, list[TrialTask], BaseException]],
+        isolated: bool,
+        on_outcomes: OutcomesCallback,
+        outcomes: dict[int, TrialOutcome],
+        queue: list[tuple[list[TrialTask], bool]],
+    ) -> None:
+        """Sorts out the trials of chunks whose worker died: records the culprit that its
+        crash file names, queues the others to run again (those that were running
+        alone, ``isolated``)."""
         not_started: list[TrialTask] = []
         running: list[TrialTask] = []
         files = _crash_files(broken[0][0].crash_dir) if broken else {}
@@ -307,6 +527,14 @@ class LokyPool:
             return 1
         return max(1, int(CHUNK_S / max(self._trial_s, 1e-6)))
 
+    def _outcomes_of(self, result: ChunkResult) -> list[TrialOutcome]:
+        """Returns the outcomes of a chunk's result, after adding it to the figures."""
+        self._account(result)
+        return [
+            outcome_of_text(number, text, engine_s, duration_s, result.pid)
+            for number, text, engine_s, duration_s in result.results
+        ]
+
     def _account(self, result: ChunkResult) -> None:
         """Adds a chunk's CPU time and peak RSS to the per-worker figures and its trials'
         durations to the pace that sizes chunks."""
@@ -322,6 +550,8 @@ class LokyPool:
 
     def close(self) -> None:
         """Kills the worker processes now (they are started again on the next run)."""
+        self._end_sessions()
+        self._broken_sessions.clear()
         if self._last is not None:
             # Killing the processes while loky still hands out their warm-up calls races
             # with loky's manager thread (a KeyError there, printed as a thread traceback):

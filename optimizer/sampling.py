@@ -305,22 +305,35 @@ class BatchAsker:
         """Tells whether a batch may be asked before the previous one is told."""
         return self._spec.name in HISTORY_FREE_SAMPLERS
 
-    def ask(self, batch: int, numbers: Sequence[int], history: Sequence[int]) -> list[AskedTrial]:
+    def ask(
+        self,
+        batch: int,
+        numbers: Sequence[int],
+        history: Sequence[int],
+        on_asked: Callable[[int, AskedTrial], None] | None = None,
+    ) -> list[AskedTrial]:
         """Returns the trials of batch ``batch`` (one per entry of ``numbers``, our trial
-        numbers) asked after the told trials numbered ``history``.
+        numbers) asked after the told trials numbered ``history``; ``on_asked`` gets each
+        one (its index in the batch, the trial) as soon as it is asked.
 
         ``AskedTrial.number`` is the number Optuna gave the trial, as in :func:`ask_batch`.
         """
         seed: int | None = None
         if self._study_seed is not None:
             seed = sampler_seed(self._study_seed, 0 if self._spec.name == "grid" else batch)
+        asked: list[AskedTrial] = []
+
+        def take(trial: AskedTrial) -> None:
+            if on_asked is not None:
+                on_asked(len(asked), trial)
+            asked.append(trial)
+
         draws = self._direct_draws()
         if draws is not None:
             rng = _random_state(seed)
-            return [
-                AskedTrial(number=len(history) + index, params=draws.draw(rng), sampler_attrs={})
-                for index in range(len(numbers))
-            ]
+            for index in range(len(numbers)):
+                take(AskedTrial(len(history) + index, draws.draw(rng), sampler_attrs={}))
+            return asked
         verbosity = optuna.logging.get_verbosity()
         if verbosity < optuna.logging.WARNING:  # no "new study in memory" lines
             optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -330,24 +343,21 @@ class BatchAsker:
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 study = self._study_for(sorted(history))
                 study.sampler = make_sampler(self._spec, seed, self._space)
-                ids = [
-                    study.ask(fixed_distributions=self._distributions)._trial_id for _ in numbers
-                ]
+                for number in numbers:
+                    trial_id = study.ask(fixed_distributions=self._distributions)._trial_id
+                    trial = study._storage.get_trial(trial_id)
+                    self._numbers.append(number)
+                    self._open[number] = trial_id
+                    take(
+                        AskedTrial(
+                            number=trial.number,
+                            params=dict(trial.params),
+                            sampler_attrs=dict(trial.system_attrs),
+                        )
+                    )
         finally:
             if verbosity < optuna.logging.WARNING:
                 optuna.logging.set_verbosity(verbosity)
-        asked = []
-        for number, trial_id in zip(numbers, ids, strict=True):
-            trial = study._storage.get_trial(trial_id)
-            self._numbers.append(number)
-            self._open[number] = trial_id
-            asked.append(
-                AskedTrial(
-                    number=trial.number,
-                    params=dict(trial.params),
-                    sampler_attrs=dict(trial.system_attrs),
-                )
-            )
         return asked
 
     def tell(

@@ -23,6 +23,11 @@ default action ends the process, even inside native code. (The per-trial
 ``dump_traceback_later`` of :func:`evaluate` starts and joins a watchdog thread for
 every trial: 0.2 ms on an idle machine, several ms on a busy one.)
 
+For samplers that learn from results, the pool streams a batch's trials one by one as
+the driver asks them (:func:`serve_stream`: one long-running task per worker process
+that reads chunks from its own socket and writes each result back), so the workers run
+a batch while the driver is still asking it.
+
 Test-only fault injection: the driver copies the environment variable
 ``OMEGA_OPTIMIZER_FAULTS`` into each task. It is a comma-separated list of
 ``TRIAL:KIND`` items, ``TRIAL`` a trial number or ``*`` (every trial), ``KIND`` one of
@@ -37,10 +42,12 @@ import faulthandler
 import os
 import resource
 import signal
+import socket
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -55,6 +62,7 @@ __all__ = [
     "evaluate_chunk",
     "failed_outcome",
     "outcome_of_text",
+    "serve_stream",
     "warm_up",
     "worker_initializer",
 ]
@@ -259,6 +267,34 @@ def evaluate_chunk(chunk: TrialChunk) -> ChunkResult:
         engine_cpu_s=engine_cpu,
         max_rss_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     )
+
+
+def serve_stream(address: str) -> int:
+    """Serves the driver's chunks over the Unix socket at ``address``: runs each chunk it
+    reads (:func:`evaluate_chunk`) and writes its :class:`ChunkResult` back, until the
+    driver sends None or closes its end. Returns how many chunks it ran.
+
+    One such call holds a worker process for the whole session; a trial that kills the
+    process (a crash, the watchdog) closes the socket, which is how the driver notices.
+    """
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        client.connect(address)
+    except BaseException:
+        client.close()
+        raise
+    served = 0
+    with Connection(client.detach()) as connection:
+        while True:
+            try:
+                chunk = connection.recv()
+            except EOFError:
+                break
+            if chunk is None:
+                break
+            connection.send(evaluate_chunk(chunk))
+            served += 1
+    return served
 
 
 #: This process's crash file: (crash folder, file descriptor), opened on first use.
