@@ -22,16 +22,19 @@ sampler) on the 10,000-bar EURUSD M5 set, and on the 100k set for the scaling ch
   share of that ceiling's).
 * ``ask/tell``: Optuna's own in-memory cost for the driver's TPE trials: an in-memory
   study asks the same batches with the same per-batch seeded sampler and is told the
-  driver's results (no engine, no storage). The driver's overhead over it is
-  ``driver wall / ask-tell wall - 1``.
+  driver's results (no engine, no storage). The driver's overhead over it is the
+  median over the turns of ``driver wall / ask-tell wall - 1``, each turn's replay
+  right after its driver runs.
 
 Both databases go to ``--db-dir`` (default: ``/dev/shm`` where it exists, so that the
 plain way is not slowed down by fsync: on a disk, its commit per trial step costs an
 fsync each). Medians over ``--repeat`` runs; the 1- and 2-worker runs of a case (with
 its ask/tell replay, and the plain processes') take turns, so that the machine's drift
-in speed between them does not bias their ratio; the 2,000-trial cases run once with
-``--quick``. Prints a table and the targets of issue 4 (met or not, with the figures)
-and writes JSON. From the repository root:
+in speed between them does not bias their ratio, and each ratio (2 workers over 1, the
+driver over ask/tell) is the median of the ratios within a turn (the machine's speed can
+move by half between turns); the 2,000-trial cases run once with ``--quick``. Prints a
+table and the targets of issue 4 (met or not, with the figures) and writes JSON. From
+the repository root:
 
     python benchmarks/bench_sweep.py [--repeat 3] [--quick] [--json out/bench_sweep.json]
     python benchmarks/bench_sweep.py --report out/bench_sweep.json   # reprint a run
@@ -341,6 +344,11 @@ def measure_alternately(
     return [(_summary(done), done) for done in runs]
 
 
+def paired(numerators: list[float], denominators: list[float]) -> float:
+    """Returns the median of the ratios of runs taken in the same turn."""
+    return statistics.median(n / d for n, d in zip(numerators, denominators, strict=True))
+
+
 def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Returns the medians of a case's runs."""
     summary: dict[str, Any] = {
@@ -351,6 +359,8 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     summary["runs"] = len(runs)
     summary["trials_per_s"] = summary["trials"] / summary["wall_s"]
     summary["wall_s_all"] = [round(r["wall_s"], 3) for r in runs]
+    if "loop_s" in runs[0]:
+        summary["loop_s_all"] = [round(r["loop_s"], 3) for r in runs]
     if "table" in runs[0]:
         summary["tables"] = sorted({r["table"] for r in runs})
     if "same_params" in runs[0]:
@@ -419,13 +429,13 @@ def main() -> int:
                 row["x_plain"] = plain_s / summary["wall_s"]
             group.append(row)
         first_db = str(measured[0][1][0]["db"])
-        group[1]["vs_w1"] = group[1]["trials_per_s"] / group[0]["trials_per_s"]
+        group[1]["vs_w1"] = paired(group[0]["wall_s_all"], group[1]["wall_s_all"])
         if ask_tell:
             told = measured[-1][0]
             add(f"optuna in-memory ask/tell {sampler} {trials}", told, **common, workers=0)
             for row in group:
-                row["overhead_vs_ask_tell"] = row["wall_s"] / told["wall_s"] - 1
-                row["loop_overhead_vs_ask_tell"] = row["loop_s"] / told["wall_s"] - 1
+                row["overhead_vs_ask_tell"] = paired(row["wall_s_all"], told["wall_s_all"]) - 1
+                row["loop_overhead_vs_ask_tell"] = paired(row["loop_s_all"], told["wall_s_all"]) - 1
         return group, first_db
 
     for sampler in ("random", "tpe"):
@@ -465,7 +475,10 @@ def main() -> int:
             strict=True,
         )
     ]
-    ceiling[1]["vs_w1"] = ceiling[1]["trials_per_s"] / ceiling[0]["trials_per_s"]
+    ceiling[1]["vs_w1"] = paired(
+        [w / ceiling[0]["trials"] for w in ceiling[0]["wall_s_all"]],
+        [w / ceiling[1]["trials"] for w in ceiling[1]["wall_s_all"]],
+    )
     group[1]["of_ceiling"] = group[1]["vs_w1"] / ceiling[1]["vs_w1"]
 
     print_table(rows)
