@@ -631,7 +631,7 @@ def _prepare_round(
     crash_dir: str,
     faults: str | None,
     pool: LokyPool | None,
-    stream: bool,
+    stream: bool = False,
 ) -> tuple[list[TrialTask] | None, StartedRun | None]:
     """Asks (or re-asks) the batches of a round, claims them RUNNING and returns their
     tasks, and their run when ``pool`` is given: the tasks are then handed to it before
