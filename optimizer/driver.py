@@ -23,6 +23,7 @@ still its own. One driver alone claims batch 0, 1, 2, ... in order: the sequence
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import shutil
@@ -641,11 +642,8 @@ def _prepare_round(
     """
     started: StartedRun | None
     if pool is not None and stream:
-        streamed = started = pool.stream()
-
-        def send(task: TrialTask) -> None:
-            pool.send(streamed, task)
-
+        started = pool.stream()
+        send = functools.partial(pool.send, started)
         claims, tasks = _ask_round(spec, plans, asker, crash_dir, faults, send)
     else:
         claims, tasks = _ask_round(spec, plans, asker, crash_dir, faults)

@@ -31,7 +31,6 @@ import socket
 import tempfile
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -125,7 +124,7 @@ class _Session:
     (at most one: see :meth:`LokyPool.send`)."""
 
     connection: mp_connection.Connection
-    sent: deque[tuple[StartedRun, TrialChunk, list[TrialTask]]] = field(default_factory=deque)
+    sent: tuple[StartedRun, TrialChunk, list[TrialTask]] | None = None
 
 
 @contextlib.contextmanager
@@ -284,17 +283,10 @@ class LokyPool:
         for session in list(self._sessions or []):
             if not started.held:
                 return
-            if session.sent:
+            if session.sent is not None:
                 continue
             task = started.held[0]
-            chunk = TrialChunk(
-                numbers=(task.number,),
-                configs=(started.configs[task.number],),
-                timeout_s=task.timeout_s,
-                crash_dir=task.crash_dir,
-                chunk_id=next(self._chunks),
-                faults=task.faults,
-            )
+            chunk = self._chunk([task], started.configs)
             try:
                 session.connection.send(chunk)
             except OSError:  # its worker died: finish sorts out what it had
@@ -302,7 +294,7 @@ class LokyPool:
                 return
             started.held.pop(0)
             started.streamed += 1
-            session.sent.append((started, chunk, [task]))
+            session.sent = (started, chunk, [task])
 
     def _open_sessions(self) -> list[_Session]:
         """Starts one serving call per worker and waits until each has connected; returns
@@ -353,7 +345,7 @@ class LokyPool:
         """Reads the results that the sessions sent, waiting up to ``timeout`` seconds
         for the first; a session whose socket closed is lost (:meth:`_lose`). Returns
         whether anything came (a result or a closed socket)."""
-        sessions = {s.connection.fileno(): s for s in self._sessions or [] if s.sent}
+        sessions = {s.connection.fileno(): s for s in self._sessions or [] if s.sent is not None}
         if not sessions:
             return False
         ready, _, _ = select.select(list(sessions), [], [], timeout)
@@ -364,13 +356,14 @@ class LokyPool:
             except (EOFError, OSError):
                 self._lose(session)
                 continue
-            started, _, _ = session.sent.popleft()
-            started.received.append(result)
+            if session.sent is not None:
+                session.sent[0].received.append(result)
+                session.sent = None
         return bool(ready)
 
     def _streaming(self, started: StartedRun) -> bool:
         """Returns whether a live session still runs a trial of ``started``."""
-        return any(run is started for s in self._sessions or [] for run, *_ in s.sent)
+        return any(s.sent is not None and s.sent[0] is started for s in self._sessions or [])
 
     def _collect_streamed(
         self,
@@ -406,10 +399,9 @@ class LokyPool:
         hand_on()
         if self._broken_sessions:
             broken = [
-                (chunk, group, BrokenProcessPool("a worker process died"))
+                (session.sent[1], session.sent[2], BrokenProcessPool("a worker process died"))
                 for session in self._broken_sessions
-                for run, chunk, group in session.sent
-                if run is started
+                if session.sent is not None and session.sent[0] is started
             ]
             self._broken_sessions.clear()
             self._end_sessions()
@@ -429,21 +421,27 @@ class LokyPool:
         size = max(1, min(math.ceil(len(tasks) / self.workers), self._chunk_cap()))
         for at in range(0, len(tasks), size):
             group = tasks[at : at + size]
-            first = group[0]
-            chunk = TrialChunk(
-                numbers=tuple(t.number for t in group),
-                configs=tuple(configs[t.number] for t in group),
-                timeout_s=first.timeout_s,
-                crash_dir=first.crash_dir,
-                chunk_id=next(self._chunks),
-                faults=first.faults,
-            )
+            chunk = self._chunk(group, configs)
             try:
                 pending[executor.submit(evaluate_chunk, chunk)] = (chunk, group)
             except BrokenProcessPool:
                 executor = self._executor()
                 pending[executor.submit(evaluate_chunk, chunk)] = (chunk, group)
         return pending
+
+    def _chunk(
+        self, group: list[TrialTask], configs: dict[int, str | dict[str, Any]]
+    ) -> TrialChunk:
+        """Returns the chunk of the consecutive trials ``group``, with a new chunk id."""
+        first = group[0]
+        return TrialChunk(
+            numbers=tuple(t.number for t in group),
+            configs=tuple(configs[t.number] for t in group),
+            timeout_s=first.timeout_s,
+            crash_dir=first.crash_dir,
+            chunk_id=next(self._chunks),
+            faults=first.faults,
+        )
 
     def _collect(
         self,
