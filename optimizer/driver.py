@@ -273,10 +273,11 @@ def run_sweep(
         )
         ahead: _Ahead | None = None
         # In dev mode on a storage that only this driver writes, a round's trials go to
-        # the workers before the transaction that claims them, which then overlaps their
-        # run: a dev trial's seed and config are fixed, so the claim writes the same rows
-        # either way, and a driver killed before it commits leaves the batches to be
-        # asked again, as they were. (Prod seeds are committed before a trial runs.)
+        # the workers before they are claimed, and the claim waits for the transaction
+        # that stores the round's first results (_Arrivals): a dev trial's seed and
+        # config are fixed, so the claim writes the same rows either way, and a driver
+        # killed before it commits leaves the batches to be asked again, as they were.
+        # (Prod seeds are committed before a trial runs.)
         # Unless the round runs ahead, each trial goes to the workers as soon as it is
         # asked (LokyPool.stream): the workers run a batch while the sampler is still
         # asking it, and the sampler asks a batch's trials without its results anyway.
@@ -317,16 +318,13 @@ def run_sweep(
                     continue
                 numbers = [p.batch for p in plans]
                 started_run: StartedRun | None = None
+                tasks: list[TrialTask] | None
                 if ahead is not None and ahead.plans == plans:
-                    with WRITE_LOCK:
-                        claimed = store.claim_batches(study, ahead.claims, lease)
-                    tasks, started_run = (ahead.tasks, ahead.run) if claimed else (None, None)
-                    if not claimed:
-                        asker.discard()
+                    tasks, started_run, unclaimed = ahead.tasks, ahead.run, ahead.claims
                 else:
                     if ahead is not None:  # a wrong guess: its trials ran for nothing
                         asker.discard()
-                    tasks, started_run = _prepare_round(
+                    tasks, started_run, unclaimed = _prepare_round(
                         store,
                         spec,
                         study,
@@ -348,7 +346,7 @@ def run_sweep(
                         raise Interrupted("interrupted")
                     continue
 
-                arrivals = _Arrivals(store, study, lease, numbers, tasks, progress, best)
+                arrivals = _Arrivals(store, study, lease, numbers, tasks, unclaimed, progress, best)
                 mirror.sync_if_due()
                 if run_ahead:
                     assert isinstance(pool, LokyPool)
@@ -368,21 +366,18 @@ def run_sweep(
                     else:
                         outcomes = pool.run(tasks, stop, arrivals)
                 except BaseException:
-                    with WRITE_LOCK:
-                        store.mark_waiting(study, [t.number for t in tasks], lease, numbers)
+                    arrivals.mark_waiting()
                     raise
                 report.evaluate_s += time.perf_counter() - phase
                 phase = time.perf_counter()
                 best = arrivals.best
                 results = [outcomes[t.number] for t in tasks]
-                unsaved = [o for o in results if o.number not in arrivals.saved]
-                with WRITE_LOCK:
-                    finished = store.finish_batches(study, unsaved, lease, numbers)
-                if not finished:
+                if not arrivals.store_rest(results):
                     # Presumed dead (no heartbeat for LEASE_S), this driver lost the batch
                     # to another one, which runs it again: these results are dropped.
                     asker.discard()  # its trials are never told here
                     report.store_s += time.perf_counter() - phase
+                    unasked_from = math.inf  # the tables decide from now on
                     continue
                 for plan in plans:
                     _tell(asker, plan, outcomes, study.objective)
@@ -464,8 +459,13 @@ class _Arrivals:
     """Takes a round's outcomes as they arrive (the pools' ``on_outcomes``): counts them
     on the progress line, keeps the best feasible score, and stores those that arrive
     while others of the round still run, at once, so that a ``kill -9`` of the driver
-    loses no finished trial. The round's last arrivals are stored afterwards, in the
-    transaction that releases its batches."""
+    loses no finished trial. The round's last arrivals are stored afterwards
+    (:meth:`store_rest`), in the transaction that releases its batches.
+
+    ``unclaimed``, the round's claims when they were left to the first transaction that
+    stores its results (a dev round that went to the workers first): fast trials are
+    then claimed, stored and released in one transaction.
+    """
 
     def __init__(
         self,
@@ -474,12 +474,15 @@ class _Arrivals:
         lease: DriverLease,
         batches: list[int],
         tasks: Iterable[TrialTask],
+        unclaimed: list[BatchClaim],
         progress: Progress,
         best: float | None,
     ) -> None:
         self._store, self._study, self._lease, self._batches = store, study, lease, batches
         self._progress = progress
-        self._running = {t.number for t in tasks}
+        self._numbers = [t.number for t in tasks]
+        self._running = set(self._numbers)
+        self._unclaimed = unclaimed
         #: The best feasible score so far (rank 1's), None before one.
         self.best = best
         #: The trials stored as they arrived.
@@ -494,13 +497,41 @@ class _Arrivals:
                 if score is not None and (self.best is None or score > self.best):
                     self.best = float(score)
             self._progress.trial_done(not outcome.ok, self.best)
-        if self._running and arrived:
-            with WRITE_LOCK:
-                stored = self._store.finish_batches(
-                    self._study, arrived, self._lease, self._batches, release=False
-                )
-            if stored:
-                self.saved.update(o.number for o in arrived)
+        if self._running and arrived and self._store_outcomes(arrived, release=False):
+            self.saved.update(o.number for o in arrived)
+
+    def store_rest(self, results: list[TrialOutcome]) -> bool:
+        """Stores the round's ``results`` not stored yet and releases its batches, in one
+        transaction; returns False, storing nothing, when the batches are no longer this
+        driver's."""
+        return self._store_outcomes(
+            [o for o in results if o.number not in self.saved], release=True
+        )
+
+    def mark_waiting(self) -> None:
+        """Leaves the round's unfinished trials WAITING (an interrupted round), claimed
+        first when they were not."""
+        with WRITE_LOCK:
+            if self._unclaimed and not self._store.claim_batches(
+                self._study, self._unclaimed, self._lease
+            ):
+                return
+            self._unclaimed = []
+            self._store.mark_waiting(self._study, self._numbers, self._lease, self._batches)
+
+    def _store_outcomes(self, outcomes: list[TrialOutcome], *, release: bool) -> bool:
+        with WRITE_LOCK:
+            stored = self._store.finish_batches(
+                self._study,
+                outcomes,
+                self._lease,
+                self._batches,
+                release=release,
+                claims=self._unclaimed,
+            )
+        if stored:
+            self._unclaimed = []
+        return stored
 
 
 def _worker_figures(report: SweepReport, pool: object) -> None:
@@ -633,24 +664,28 @@ def _prepare_round(
     faults: str | None,
     pool: LokyPool | None,
     stream: bool = False,
-) -> tuple[list[TrialTask] | None, StartedRun | None]:
-    """Asks (or re-asks) the batches of a round, claims them RUNNING and returns their
-    tasks, and their run when ``pool`` is given: the tasks are then handed to it before
-    the claim, each as soon as it is asked when ``stream``.
+) -> tuple[list[TrialTask] | None, StartedRun | None, list[BatchClaim]]:
+    """Asks (or re-asks) the batches of a round; returns their tasks, their run and
+    their claims still to be made.
 
-    Returns (None, None) when another driver claimed one of them first.
+    Without ``pool``, the batches are claimed RUNNING here (no claims are left; the
+    tasks are None when another driver claimed one of them first). With ``pool``, the
+    tasks are handed to it, each as soon as it is asked when ``stream``, and the claims
+    are left to the transaction that stores the round's first results.
     """
-    started: StartedRun | None
-    if pool is not None and stream:
+    if pool is None:
+        claims, tasks = _ask_round(spec, plans, asker, crash_dir, faults)
+        with WRITE_LOCK:
+            claimed = store.claim_batches(study, claims, lease)
+        return (tasks if claimed else None), None, []
+    if stream:
         started = pool.stream()
         send = functools.partial(pool.send, started)
         claims, tasks = _ask_round(spec, plans, asker, crash_dir, faults, send)
     else:
         claims, tasks = _ask_round(spec, plans, asker, crash_dir, faults)
-        started = None if pool is None else pool.start(tasks)
-    with WRITE_LOCK:
-        claimed = store.claim_batches(study, claims, lease)
-    return (tasks, started) if claimed else (None, None)
+        started = pool.start(tasks)
+    return tasks, started, claims
 
 
 def _ask_round(

@@ -64,6 +64,12 @@ IDLE_TIMEOUT_S = 120
 
 _POLL_S = 0.1
 
+#: The outcomes that come back are handed on (``on_outcomes``, which stores them)
+#: together, once nothing more came for ``_POLL_S`` and at the latest this many seconds
+#: after the first of them: fast trials are stored a round at a time (one transaction,
+#: not one per chunk), and a finished trial waits about this long at most.
+HAND_ON_S = 1.0
+
 #: Seconds of trials that one chunk (one message each way) holds at most, at the pace
 #: seen so far: fast trials share a message, a slow one comes back on its own.
 CHUNK_S = 0.25
@@ -162,6 +168,37 @@ def _tracker_warnings_ignored() -> Iterator[None]:
             del os.environ["PYTHONWARNINGS"]
         else:
             os.environ["PYTHONWARNINGS"] = previous
+
+
+class _HandOn:
+    """The outcomes that came back, held until they are handed on together: when nothing
+    more came for a poll's wait, :data:`HAND_ON_S` after the first of them at the latest,
+    and at the end (or before a stop). ``outcomes`` gets each one as it comes."""
+
+    def __init__(self, on_outcomes: OutcomesCallback, outcomes: dict[int, TrialOutcome]) -> None:
+        self._on_outcomes, self._outcomes = on_outcomes, outcomes
+        self._held: list[TrialOutcome] = []
+        self._since = 0.0
+
+    def add(self, arrived: list[TrialOutcome]) -> None:
+        """Holds ``arrived``."""
+        if arrived:
+            self._outcomes.update((o.number, o) for o in arrived)
+            if not self._held:
+                self._since = time.monotonic()
+            self._held.extend(arrived)
+
+    def tick(self, quiet: bool) -> None:
+        """Hands the held outcomes on when nothing more came (``quiet``) or the first of
+        them waited :data:`HAND_ON_S`."""
+        if self._held and (quiet or time.monotonic() - self._since >= HAND_ON_S):
+            self.flush()
+
+    def flush(self) -> None:
+        """Hands the held outcomes on now."""
+        if self._held:
+            arrived, self._held = self._held, []
+            self._on_outcomes(arrived)
 
 
 class LokyPool:
@@ -375,28 +412,29 @@ class LokyPool:
     ) -> None:
         """Waits for the streamed trials of ``started``; queues those of dead workers.
 
-        What came back is handed on together once nothing more comes for a moment, or
-        at the end: fast trials then arrive in one call (one store), slow ones as they
-        finish.
+        What came back is handed on as :class:`_HandOn` says: fast trials then arrive
+        in one call (one store), slow ones as they finish.
         """
 
-        def hand_on() -> None:
-            arrived = [o for result in started.received for o in self._outcomes_of(result)]
+        hand_on = _HandOn(on_outcomes, outcomes)
+
+        def take() -> None:
+            hand_on.add([o for result in started.received for o in self._outcomes_of(result)])
             started.received.clear()
-            if arrived:
-                outcomes.update((o.number, o) for o in arrived)
-                on_outcomes(arrived)
 
         while True:
             self._dispatch(started)
             if not self._streaming(started):
                 break
-            if not self._receive(_POLL_S):
-                hand_on()
+            quiet = not self._receive(_POLL_S)
+            take()
+            hand_on.tick(quiet)
             if stop():
+                hand_on.flush()
                 self.close()
                 raise Interrupted("interrupted")
-        hand_on()
+        take()
+        hand_on.flush()
         if self._broken_sessions:
             broken = [
                 (session.sent[1], session.sent[2], BrokenProcessPool("a worker process died"))
@@ -452,15 +490,16 @@ class LokyPool:
         outcomes: dict[int, TrialOutcome],
         queue: list[tuple[list[TrialTask], bool]],
     ) -> None:
-        """Waits for ``pending`` chunks; queues the trials of chunks whose worker died."""
+        """Waits for ``pending`` chunks; queues the trials of chunks whose worker died.
+        What came back is handed on as :class:`_HandOn` says."""
         broken: list[tuple[TrialChunk, list[TrialTask], BaseException]] = []
+        hand_on = _HandOn(on_outcomes, outcomes)
         while pending:
             done, _ = wait(list(pending), timeout=_POLL_S, return_when=FIRST_COMPLETED)
             if stop():
+                hand_on.flush()
                 self.close()
                 raise Interrupted("interrupted")
-            # The chunks that finished together arrive together (one call, so one store
-            # for all of them).
             arrived: list[TrialOutcome] = []
             for future in done:
                 chunk, group = pending.pop(future)
@@ -476,9 +515,9 @@ class LokyPool:
                     )
                 else:
                     arrived.extend(self._outcomes_of(result))
-            if arrived:
-                outcomes.update((o.number, o) for o in arrived)
-                on_outcomes(arrived)
+            hand_on.add(arrived)
+            hand_on.tick(quiet=not done)
+        hand_on.flush()
         self._sort_out(broken, isolated, on_outcomes, outcomes, queue)
 
     def _sort_out(

@@ -3,10 +3,12 @@ all together or not at all."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -16,8 +18,9 @@ from optuna.study import StudyDirection
 
 from optimizer.cli import main
 from optimizer.driver import _fresh_plans, _open_study
-from optimizer.storage import BatchClaim, NewTrial, StudyExists, StudyStore
+from optimizer.storage import BatchClaim, NewTrial, StudyExists, StudyRecord, StudyStore
 from optimizer.storage._optuna_schema import open_optuna_tables
+from optimizer.storage._store import DriverLease
 from optimizer.study_file import load_study_file
 from optimizer.worker import failed_outcome
 
@@ -31,26 +34,44 @@ def _held(url: str) -> dict[int, int | None]:
         conn.close()
 
 
-def test_several_batches_are_claimed_and_stored_atomically(write_study: StudyWriter) -> None:
-    path = write_study(n_trials=8)
+def _fresh_claims(count: int, size: int, total: int) -> list[BatchClaim]:
+    """Returns the claims of the first ``count`` fresh batches, every trial new."""
+    return [
+        BatchClaim(
+            plan=plan,
+            new=[
+                NewTrial(number=n, batch=plan.batch, params={}, sampler_attrs={}, seed=n, config={})
+                for n in plan.numbers
+            ],
+            restart=[],
+        )
+        for plan in _fresh_plans(0, count, size, total)
+    ]
+
+
+@contextlib.contextmanager
+def _driving(
+    write_study: StudyWriter, n_trials: int
+) -> Iterator[tuple[str, StudyStore, StudyRecord, DriverLease]]:
+    """Yields a new study's storage URL, its store, the study and a driver's lease."""
+    path = write_study(n_trials=n_trials)
     url = storage_of(path)
     store = StudyStore(url)
     try:
-        study = _open_study(store, load_study_file(path), 8, False, "")
+        study = _open_study(store, load_study_file(path), n_trials, False, "")
         lease = store.register_driver(study)
-        first, second = _fresh_plans(0, 2, 4, 8)
+        yield url, store, study, lease
+        store.release_driver(lease)
+    finally:
+        store.close()
 
-        def claim(plan_numbers: list[int]) -> BatchClaim:
-            plan = first if plan_numbers[0] == 0 else second
-            new = [
-                NewTrial(number=n, batch=plan.batch, params={}, sampler_attrs={}, seed=n, config={})
-                for n in plan_numbers
-            ]
-            return BatchClaim(plan=plan, new=new, restart=[])
 
-        assert store.claim_batches(study, [claim([4, 5, 6, 7])], lease)
+def test_several_batches_are_claimed_and_stored_atomically(write_study: StudyWriter) -> None:
+    with _driving(write_study, 8) as (url, store, study, lease):
+        first, second = _fresh_claims(2, 4, 8)
+        assert store.claim_batches(study, [second], lease)
         # Batch 1 is taken: claiming 0 and 1 together changes nothing, not even batch 0.
-        assert not store.claim_batches(study, [claim([0, 1, 2, 3]), claim([4, 5, 6, 7])], lease)
+        assert not store.claim_batches(study, [first, second], lease)
         assert _held(url) == {1: lease.id}
         assert [t.number for t in store.trials(study)] == [4, 5, 6, 7]
 
@@ -60,14 +81,42 @@ def test_several_batches_are_claimed_and_stored_atomically(write_study: StudyWri
         assert {t.state for t in store.trials(study)} == {"RUNNING"}
         assert _held(url) == {1: lease.id}
 
-        assert store.claim_batches(study, [claim([0, 1, 2, 3])], lease)
+        assert store.claim_batches(study, [first], lease)
         outcomes += [failed_outcome(n, "exception", "x") for n in (0, 1, 2, 3)]
         assert store.finish_batches(study, outcomes, lease, [0, 1])
         assert {t.state for t in store.trials(study)} == {"FAIL"}
         assert _held(url) == {0: None, 1: None}
-        store.release_driver(lease)
-    finally:
-        store.close()
+
+
+def test_a_batch_is_claimed_in_the_transaction_that_stores_its_first_results(
+    write_study: StudyWriter,
+) -> None:
+    with _driving(write_study, 8) as (url, store, study, lease):
+        claims = _fresh_claims(2, 4, 8)
+        assert store.claim_batches(study, [claims[1]], lease)
+        # Batch 1 is taken: neither batch is claimed, and nothing is stored.
+        early = [failed_outcome(n, "exception", f"trial {n}") for n in (0, 1)]
+        assert not store.finish_batches(study, early, lease, [0, 1], release=False, claims=claims)
+        assert _held(url) == {1: lease.id}
+        assert [t.number for t in store.trials(study)] == [4, 5, 6, 7]
+
+        # Batch 0 alone: claimed, its trials 0 and 1 added finished, 2 and 3 RUNNING.
+        assert store.finish_batches(study, early, lease, [0], release=False, claims=claims[:1])
+        trials = {t.number: t for t in store.trials(study)}
+        assert {n: t.state for n, t in trials.items() if n < 4} == {
+            0: "FAIL",
+            1: "FAIL",
+            2: "RUNNING",
+            3: "RUNNING",
+        }
+        assert trials[1].error_message == "trial 1" and trials[3].seed == 3
+        assert _held(url) == {0: lease.id, 1: lease.id}
+
+        # The rest of batch 0 is stored and the batch released, as for a claimed batch.
+        rest = [failed_outcome(n, "exception", f"trial {n}") for n in (2, 3)]
+        assert store.finish_batches(study, rest, lease, [0])
+        assert [t.state for t in store.trials(study)][:4] == ["FAIL"] * 4
+        assert _held(url) == {0: None, 1: lease.id}
 
 
 def test_unasked_from_is_past_every_recorded_batch(write_study: StudyWriter) -> None:

@@ -228,7 +228,7 @@ def test_a_presumed_dead_driver_cannot_count_twice(
             first, spec, study, [plan_a], asker(first), a, crash_dir, None, None
         )[0]
         assert tasks_a is not None
-        lost, _ = _prepare_round(
+        lost, _, _ = _prepare_round(
             second, spec, study, [plan_b], asker(second), b, crash_dir, None, None
         )
         assert lost is None
