@@ -80,7 +80,7 @@ class SweepReport:
     engine_s: float = 0.0
     trial_s: float = 0.0
     workers: int = 1
-    #: Wall seconds spent asking batches (sampler and RUNNING rows), evaluating them in
+    #: Wall seconds spent asking batches (sampler, hand-over, claims), evaluating them in
     #: the workers, and storing their results.
     ask_s: float = 0.0
     evaluate_s: float = 0.0
@@ -262,9 +262,9 @@ def run_sweep(
         started = time.perf_counter()
         # A history-free sampler (random) in dev mode on a single-driver storage runs one
         # round ahead: round r+1 is asked and handed to the workers while round r runs,
-        # before r+1 is claimed (its RUNNING rows are committed when its turn comes and
-        # the plan confirms it; a dev trial's seed and config are fixed, so the rows are
-        # the same either way). The workers then never wait for the driver's bookkeeping.
+        # before r+1 is claimed (with its results, once its turn comes and the plan
+        # confirms it; a dev trial's seed and config are fixed, so the rows are the same
+        # either way). The workers then never wait for the driver's bookkeeping.
         run_ahead = (
             asker.history_free
             and spec.run_mode == "dev"
@@ -458,8 +458,9 @@ class _Mirror:
 class _Arrivals:
     """Takes a round's outcomes as they arrive (the pools' ``on_outcomes``): counts them
     on the progress line, keeps the best feasible score, and stores those that arrive
-    while others of the round still run, at once, so that a ``kill -9`` of the driver
-    loses no finished trial. The round's last arrivals are stored afterwards
+    while others of the round still run as soon as the pool hands them on (within about
+    a second, see ``pool.HAND_ON_S``), so that a ``kill -9`` of the driver loses no
+    trial finished before that. The round's last arrivals are stored afterwards
     (:meth:`store_rest`), in the transaction that releases its batches.
 
     ``unclaimed``, the round's claims when they were left to the first transaction that

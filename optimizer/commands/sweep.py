@@ -183,7 +183,7 @@ class SweepCommand(Command):
             shares = (report.ask_s, report.evaluate_s, report.store_s)
             ask, evaluate, store_ = (f"{x / report.wall_s:.0%}" for x in shares)
             print(
-                f"wall time: asking {ask} (sampler, RUNNING rows), evaluating {evaluate} "
+                f"wall time: asking {ask} (sampler, hand-over, claims), evaluating {evaluate} "
                 f"(workers, Optuna mirror), storing {store_} (results)"
             )
         return 0
