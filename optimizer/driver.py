@@ -287,6 +287,9 @@ def run_sweep(
             else None
         )
         mirror = _Mirror(store, study, background=early_pool is None or run_ahead)
+        # A streamed run's round is told as soon as its results are in and stored while
+        # the next round's last trial runs, when the driver would otherwise wait idle.
+        stores = _RoundStores(report, progress, late=early_pool is not None and not run_ahead)
         # One driver alone on its storage: no batch from here on was ever asked and only
         # this driver asks batches, so once every batch below one of them is told, the
         # scan's plan for it is known without reading the tables. A round is then several
@@ -304,6 +307,7 @@ def run_sweep(
                 elif first >= unasked_from:  # what the scan would plan
                     plans = _fresh_plans(first, rounds.batches, spec.batch_size, total)
                 else:
+                    stores.flush()  # the scan reads the results tables
                     scan = store.next_batch(study, total, lease, first)
                     first, busy = scan.first, scan.busy
                     plans = [] if scan.plan is None else [scan.plan]
@@ -347,7 +351,6 @@ def run_sweep(
                     continue
 
                 arrivals = _Arrivals(store, study, lease, numbers, tasks, unclaimed, progress, best)
-                mirror.sync_if_due()
                 if run_ahead:
                     assert isinstance(pool, LokyPool)
                     if started_run is None:
@@ -359,6 +362,10 @@ def run_sweep(
                         ahead = _ask_ahead(spec, after, asker, pool, crash_dir, faults)
                 report.ask_s += time.perf_counter() - phase
                 phase = time.perf_counter()
+                stores.flush()  # the round before, while this one's last trial runs
+                report.store_s += time.perf_counter() - phase
+                phase = time.perf_counter()
+                mirror.sync_if_due()
                 try:
                     if started_run is not None:
                         assert isinstance(pool, LokyPool)
@@ -366,13 +373,15 @@ def run_sweep(
                     else:
                         outcomes = pool.run(tasks, stop, arrivals)
                 except BaseException:
-                    arrivals.mark_waiting()
+                    try:
+                        stores.flush()
+                    finally:
+                        arrivals.mark_waiting()
                     raise
                 report.evaluate_s += time.perf_counter() - phase
                 phase = time.perf_counter()
                 best = arrivals.best
-                results = [outcomes[t.number] for t in tasks]
-                if not arrivals.store_rest(results):
+                if not stores.add(arrivals, [outcomes[t.number] for t in tasks]):
                     # Presumed dead (no heartbeat for LEASE_S), this driver lost the batch
                     # to another one, which runs it again: these results are dropped.
                     asker.discard()  # its trials are never told here
@@ -385,13 +394,12 @@ def run_sweep(
                         first += 1
                 report.store_s += time.perf_counter() - phase
                 rounds.done(len(plans))
-                progress.batch_done()
-                report.ran += len(results)
-                report.failed += sum(1 for o in results if not o.ok)
-                report.engine_s += sum(o.engine_s for o in results)
-                report.trial_s += sum(o.duration_s for o in results)
+            stores.flush()
             mirror.finish()
         finally:
+            # A round told but not stored yet when something else failed: its trials ran.
+            with contextlib.suppress(Exception):
+                stores.flush()
             mirror.close()
             report.wall_s = time.perf_counter() - started
             _worker_figures(report, pool)
@@ -453,6 +461,55 @@ class _Mirror:
         """Ends the thread, after the sync under way."""
         if self._thread is not None:
             self._thread.shutdown(wait=True)
+
+
+class _RoundStores:
+    """Stores each round's results (:meth:`_Arrivals.store_rest`) and counts them in the
+    report and on the progress line.
+
+    ``late``: a round is stored one step later, by :meth:`flush`, which the driver calls
+    once the next round is handed to the workers (its last trial then runs meanwhile),
+    before an interrupted round is left WAITING, and at the end. Such a round is told to
+    the sampler before it is stored: a dev round that a kill leaves unstored is asked
+    again as it was. A late round that another driver took over (this one was presumed
+    dead) stops the sweep, since the next round was asked after it.
+    """
+
+    def __init__(self, report: SweepReport, progress: Progress, *, late: bool) -> None:
+        self._report, self._progress, self._late = report, progress, late
+        self._pending: tuple[_Arrivals, list[TrialOutcome]] | None = None
+
+    def add(self, arrivals: _Arrivals, results: list[TrialOutcome]) -> bool:
+        """Stores a round's ``results`` (or, when ``late``, keeps them for :meth:`flush`);
+        returns False when the round is no longer this driver's (nothing stored)."""
+        if self._late:
+            self.flush()
+            self._pending = (arrivals, results)
+            return True
+        return self._store(arrivals, results)
+
+    def flush(self) -> None:
+        """Stores the round kept by :meth:`add`, if any."""
+        if self._pending is None:
+            return
+        arrivals, results = self._pending
+        self._pending = None
+        if not self._store(arrivals, results):
+            raise OptimizerError(
+                "another driver took over this sweep's batches (this one was presumed dead: "
+                "no heartbeat for a while); it goes on with the study"
+            )
+
+    def _store(self, arrivals: _Arrivals, results: list[TrialOutcome]) -> bool:
+        if not arrivals.store_rest(results):
+            return False
+        report = self._report
+        self._progress.batch_done()
+        report.ran += len(results)
+        report.failed += sum(1 for o in results if not o.ok)
+        report.engine_s += sum(o.engine_s for o in results)
+        report.trial_s += sum(o.duration_s for o in results)
+        return True
 
 
 class _Arrivals:

@@ -786,8 +786,8 @@ class StudyStore:
             have = self._studies.trial_count(study_id)
         else:
             study_id, have = cached
-        with self._session() as session:
-            rows = session.execute(
+        with self.engine.connect() as conn:  # Core: no ORM session per sync
+            rows = conn.execute(
                 select(*_TOLD_COLUMNS)
                 .where(TrialRow.study_id == study.id, TrialRow.number >= have)
                 .order_by(TrialRow.number)

@@ -4,6 +4,7 @@ all together or not at all."""
 from __future__ import annotations
 
 import contextlib
+import io
 import sqlite3
 import subprocess
 import sys
@@ -17,7 +18,9 @@ from opt_support import StudyWriter, storage_of
 from optuna.study import StudyDirection
 
 from optimizer.cli import main
-from optimizer.driver import _fresh_plans, _open_study
+from optimizer.driver import SweepReport, _Arrivals, _fresh_plans, _open_study, _RoundStores
+from optimizer.errors import OptimizerError
+from optimizer.progress import LineProgress
 from optimizer.storage import BatchClaim, NewTrial, StudyExists, StudyRecord, StudyStore
 from optimizer.storage._optuna_schema import open_optuna_tables
 from optimizer.storage._store import DriverLease
@@ -233,3 +236,31 @@ def test_read_only_commands_leave_a_storage_with_pending_commits_unchanged(
     ):
         assert main([*command, "--storage", url]) == 0, capsys.readouterr().err
         assert (database.read_bytes(), wal.read_bytes()) == before, command
+
+
+def test_a_streamed_round_is_stored_one_step_late_and_stops_the_sweep_if_lost(
+    write_study: StudyWriter,
+) -> None:
+    with _driving(write_study, 8) as (_, store, study, lease):
+        first, second = _fresh_claims(2, 4, 8)
+        report = SweepReport(study=study)
+        progress = LineProgress(io.StringIO())
+        stores = _RoundStores(report, progress, late=True)
+
+        def arrivals(claim: BatchClaim) -> _Arrivals:
+            return _Arrivals(store, study, lease, [claim.plan.batch], [], [claim], progress, None)
+
+        # Kept until the next flush (or the next round's add), then claimed and stored.
+        assert stores.add(arrivals(first), [failed_outcome(n, "exception", "x") for n in range(4)])
+        assert store.trials(study) == [] and report.ran == 0
+        stores.flush()
+        assert [t.state for t in store.trials(study)] == ["FAIL"] * 4 and report.ran == 4
+
+        # A round whose batch is someone else's by then: the sweep stops, nothing stored.
+        assert store.claim_batches(study, [second], lease)
+        outcomes = [failed_outcome(n, "exception", "x") for n in range(4, 8)]
+        assert stores.add(arrivals(second), outcomes)
+        with pytest.raises(OptimizerError, match="another driver took over"):
+            stores.flush()
+        assert [t.state for t in store.trials(study)][4:] == ["RUNNING"] * 4
+        assert report.ran == 4

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from optimizer import pool as pool_module
 from optimizer.errors import Interrupted
 from optimizer.pool import LokyPool, StartedRun
 from optimizer.worker import TrialOutcome, TrialTask
@@ -134,3 +135,30 @@ def test_a_stop_ends_a_streamed_run_at_once(base_config: Path, tmp_path: Path) -
         assert time.monotonic() - began < 10
     finally:
         pool.close()
+
+
+def test_results_are_handed_on_together_when_quiet_or_after_hand_on_s(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pool_module, "HAND_ON_S", 0.5)
+    handed: list[list[TrialOutcome]] = []
+    outcomes: dict[int, TrialOutcome] = {}
+    hand_on = pool_module._HandOn(handed.append, outcomes)
+    first, second, third = (TrialOutcome(number=n, ok=True) for n in range(3))
+
+    # Results keep coming: held (but known at once), then handed on together.
+    hand_on.add([first])
+    hand_on.tick(quiet=False)
+    hand_on.add([second])
+    hand_on.tick(quiet=False)
+    assert handed == [] and set(outcomes) == {0, 1}
+    time.sleep(0.55)
+    hand_on.tick(quiet=False)
+    assert handed == [[first, second]]
+
+    # Nothing more came for a poll's wait: handed on at once; nothing held: no call.
+    hand_on.add([third])
+    hand_on.tick(quiet=True)
+    hand_on.flush()
+    hand_on.tick(quiet=True)
+    assert handed == [[first, second], [third]]
