@@ -351,10 +351,8 @@ def run_sweep(
                     continue
 
                 arrivals = _Arrivals(store, study, lease, numbers, tasks, unclaimed, progress, best)
-                if run_ahead:
-                    assert isinstance(pool, LokyPool)
-                    if started_run is None:
-                        started_run = pool.start(tasks)
+                if run_ahead:  # its rounds go to the pool as they are asked (early_pool)
+                    assert isinstance(pool, LokyPool) and started_run is not None
                     after = _fresh_plans(
                         plans[-1].batch + 1, rounds.batches, spec.batch_size, total
                     )

@@ -378,9 +378,9 @@ class StudyStore:
         """Records a batch as RUNNING in one transaction: new trials and re-run ones."""
         now = _now()
         with self.engine.begin() as conn:
-            self._insert_running(conn, study, new, restart, now)
+            self._insert_trials(conn, study, new, restart, now)
 
-    def _insert_running(
+    def _insert_trials(
         self,
         conn: Connection,
         study: StudyRecord,
@@ -734,7 +734,7 @@ class StudyStore:
             )
             if taken.rowcount != 1:
                 raise _Lost
-        return self._insert_running(
+        return self._insert_trials(
             conn,
             study,
             [trial for c in claims for trial in c.new],
