@@ -221,12 +221,17 @@ class DaskPool:
         try:
             workers: dict[str, int] = self.client.nthreads()
         except (OSError, TimeoutError) as exc:
-            raise BadInputError(
-                f"scheduler {self.scheduler}: expected a reachable Dask scheduler, the "
-                f"connection was lost ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
-                f"{_RESUME_LATER}"
-            ) from None
+            raise self._lost(exc) from None
         return workers
+
+    def _lost(self, exc: BaseException) -> BadInputError:
+        """Returns the error that ends the sweep when the scheduler cannot be reached any
+        more (``exc``: the connection's error)."""
+        return BadInputError(
+            f"scheduler {self.scheduler}: expected a reachable Dask scheduler, the "
+            f"connection was lost ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+            f"{_RESUME_LATER}"
+        )
 
     def check_workers(self) -> int:
         """Checks the workers not checked yet; returns how many workers the cluster has."""
@@ -254,7 +259,10 @@ class DaskPool:
         import bt
 
         engine = getattr(bt, "__engine_version__", None)
-        results = self.client.run(worker_check, self._files, workers=new, on_error="return")
+        try:
+            results = self.client.run(worker_check, self._files, workers=new, on_error="return")
+        except (OSError, TimeoutError) as exc:  # the scheduler was lost meanwhile
+            raise self._lost(exc) from None
         for address in new:
             result = results.get(address)
             if result is None:
