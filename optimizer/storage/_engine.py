@@ -17,6 +17,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
+from optimizer.storage._json import JSON_CODEC
+
 __all__ = [
     "DEFAULT_STORAGE",
     "LIBPQ_DRIVERS",
@@ -80,10 +82,10 @@ def server_connect_args(url: str) -> dict[str, Any]:
 
 def engine_kwargs(url: str) -> dict[str, Any]:
     """Returns the engine arguments for ``url`` (a busy timeout for SQLite, a connect
-    timeout for PostgreSQL)."""
+    timeout for PostgreSQL, the JSON columns' codec)."""
     if make_url(url).get_backend_name() == "sqlite":
-        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
-    return {"pool_pre_ping": True, "connect_args": server_connect_args(url)}
+        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}, **JSON_CODEC}
+    return {"pool_pre_ping": True, "connect_args": server_connect_args(url), **JSON_CODEC}
 
 
 def prepare_sqlite_file(url: str) -> None:

@@ -61,16 +61,19 @@ def bulk_add_trials(engine: Engine, study_id: int, trials: Sequence[FrozenTrial]
     columns = [
         (attr.key, attr.columns[0].key)
         for attr in mapper.column_attrs
-        if attr.columns[0].key != "trial_id"
+        if attr.columns[0].key not in ("trial_id", "number")
     ]
     trial_rows = []
     model = models.TrialModel(study_id=study_id)  # never added to a session: a converter
+    # The trials of a round share their state and times: each such row is converted once.
+    converted: dict[tuple[Any, ...], dict[str, Any]] = {}
     for trial in trials:
-        model.number = trial.number
-        model.state = trial.state
-        model.datetime_start = trial.datetime_start
-        model.datetime_complete = trial.datetime_complete
-        trial_rows.append({column: getattr(model, key) for key, column in columns})
+        shared = (trial.state, trial.datetime_start, trial.datetime_complete)
+        row = converted.get(shared)
+        if row is None:
+            model.state, model.datetime_start, model.datetime_complete = shared
+            row = converted[shared] = {column: getattr(model, key) for key, column in columns}
+        trial_rows.append({**row, "number": trial.number})
     with WRITE_LOCK, engine.begin() as conn:
         conn.execute(sqlalchemy.insert(trial_table), trial_rows)
         ids: dict[int, int] = dict(

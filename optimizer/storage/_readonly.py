@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 
 from optimizer.errors import BadInputError
 from optimizer.storage._engine import LIBPQ_DRIVERS, server_connect_args
+from optimizer.storage._json import JSON_CODEC
 
 __all__ = [
     "make_readonly_engine",
@@ -98,16 +99,17 @@ def readonly_engine_kwargs(url: str) -> dict[str, Any]:
     """Returns ``create_engine`` arguments that keep connections read-only for ``url``."""
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
-        return {"connect_args": {"timeout": _BUSY_TIMEOUT_S}}
+        return {"connect_args": {"timeout": _BUSY_TIMEOUT_S}, **JSON_CODEC}
     if _enforced(url):  # PostgreSQL through libpq: every transaction is read-only
         return {
+            **JSON_CODEC,
             "pool_pre_ping": True,
             "connect_args": {
                 **server_connect_args(url),
                 "options": "-c default_transaction_read_only=on",
             },
         }
-    return {"pool_pre_ping": True, "connect_args": server_connect_args(url)}
+    return {"pool_pre_ping": True, "connect_args": server_connect_args(url), **JSON_CODEC}
 
 
 def readonly_warning(url: str) -> str | None:

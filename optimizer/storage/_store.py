@@ -21,6 +21,7 @@ one is refused while the first is alive).
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -147,8 +148,10 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+@functools.lru_cache(maxsize=256)
 def _local(value: datetime) -> datetime:
-    """Turns a naive UTC datetime into the naive local time that Optuna's trials use."""
+    """Turns a naive UTC datetime into the naive local time that Optuna's trials use
+    (cached: the trials of a round share their start and finish times)."""
     return value.replace(tzinfo=UTC).astimezone().replace(tzinfo=None)
 
 
@@ -884,14 +887,19 @@ _TOLD_COLUMNS = (
     *(getattr(TrialRow, key) for key in METRIC_KEYS),
 )
 
+#: Where the metrics begin in a row of :data:`_TOLD_COLUMNS`.
+_TOLD_METRICS_AT = len(_TOLD_COLUMNS) - len(METRIC_KEYS)
+
 
 def _frozen_trial(
     record: Row[Any], distributions: dict[str, BaseDistribution], objective: str
 ) -> FrozenTrial:
     """Returns a finished trial (a row of :data:`_TOLD_COLUMNS`) as its Optuna mirror trial."""
     user_attrs: dict[str, Any] = {"seed": record.seed, "config_hash": record.config_hash}
-    for key in METRIC_KEYS:
-        user_attrs[key] = getattr(record, key) if record.state == "COMPLETE" else None
+    if record.state == "COMPLETE":
+        user_attrs.update(zip(METRIC_KEYS, record[_TOLD_METRICS_AT:], strict=True))
+    else:
+        user_attrs.update(dict.fromkeys(METRIC_KEYS))
     state = TrialState.FAIL
     values: list[float] | None = None
     if record.state == "COMPLETE":
