@@ -312,7 +312,7 @@ class BatchAsker:
         #: The NumPy state of the direct draws, reseeded for each batch.
         self._rng: np.random.RandomState | None = None
 
-    def _random_state(self, seed: int | None) -> np.random.RandomState:
+    def _reseeded_state(self, seed: int | None) -> np.random.RandomState:
         """Returns the NumPy state that ``RandomSampler(seed=seed)`` draws from: this
         asker's one state, reseeded (the same numbers as a new ``RandomState(seed)``, at
         about 2% of the cost of making one)."""
@@ -352,7 +352,7 @@ class BatchAsker:
 
         draws = self._direct_draws()
         if draws is not None:
-            rng = self._random_state(seed)
+            rng = self._reseeded_state(seed)
             for index in range(len(numbers)):
                 take(AskedTrial(len(history) + index, draws.draw(rng), sampler_attrs={}))
             return asked
