@@ -28,15 +28,16 @@ sampler) on the 10,000-bar EURUSD M5 set, and on the 100k set for the scaling ch
 
 Both databases go to ``--db-dir`` (default: ``/dev/shm`` where it exists, so that the
 plain way is not slowed down by fsync: on a disk, its commit per trial step costs an
-fsync each). Medians over ``--repeat`` runs; the 1- and 2-worker runs of a case (with
-its ask/tell replay, and the plain processes') take turns, so that the machine's drift
-in speed between them does not bias their ratio, and each ratio (2 workers over 1, the
-driver over ask/tell) is the median of the ratios within a turn (the machine's speed can
-move by half between turns); the 2,000-trial cases run once with ``--quick``. Prints a
-table and the targets of issue 4 (met or not, with the figures) and writes JSON. From
-the repository root:
+fsync each). The plain cases are medians over ``--repeat`` runs. The 1- and 2-worker
+runs of a driver case (with its ask/tell replay, and the plain processes') take turns,
+``--turns`` of them, so that the machine's drift in speed between them does not bias
+their ratio, and each ratio (2 workers over 1, the driver over ask/tell) is the median
+of the ratios within a turn (the machine's speed can move by half between turns, and a
+single turn of the 200-trial TPE case can read anywhere from +0% to +55%); the
+2,000-trial cases run once with ``--quick``. Prints a table and the targets of issue 4
+(met or not, with the figures) and writes JSON. From the repository root:
 
-    python benchmarks/bench_sweep.py [--repeat 3] [--quick] [--json out/bench_sweep.json]
+    python benchmarks/bench_sweep.py [--repeat 3] [--turns 5] [--quick] [--json FILE]
     python benchmarks/bench_sweep.py --report out/bench_sweep.json   # reprint a run
 """
 
@@ -371,7 +372,10 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> int:
     """Runs the benchmark and prints the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="runs per case (median)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per plain Optuna case (median)")
+    parser.add_argument(
+        "--turns", type=int, default=5, help="turns of each driver case's paired runs (median)"
+    )
     parser.add_argument("--quick", action="store_true", help="2,000-trial cases run once")
     parser.add_argument("--db-dir", type=Path, help="where the databases go")
     parser.add_argument("--json", type=Path, default=ROOT / "out" / "bench_sweep.json")
@@ -407,17 +411,17 @@ def main() -> int:
         study: Path,
         sampler: str,
         trials: int,
-        repeat: int,
+        turns: int,
         plain_s: float | None,
         ask_tell: bool = False,
     ) -> tuple[list[dict[str, Any]], str]:
         """Runs the driver with 1 and 2 workers (and, with ``ask_tell``, the in-memory
-        ask/tell of their trials), in turns; returns the rows and a database."""
+        ask/tell of their trials), taking ``turns`` turns; returns the rows and a database."""
         common = {"study": str(study), "sampler": sampler, "trials": trials}
         tag = label.replace(" ", "-")
         measured = measure_alternately(
             "driver",
-            repeat,
+            turns,
             db_dir,
             [(f"{tag}-w{workers}", {**common, "workers": workers}) for workers in (1, 2)],
             replay={"kind": "ask_tell", **common} if ask_tell else None,
@@ -441,25 +445,26 @@ def main() -> int:
     for sampler in ("random", "tpe"):
         study = write_study(studies, TEN_K, sampler, f"bench-10k-{sampler}")
         for trials in (200, 2000):
-            repeat = 1 if (args.quick and trials >= 2000) else args.repeat
+            once = args.quick and trials >= 2000
+            repeat, turns = (1, 1) if once else (args.repeat, args.turns)
             common = {"study": str(study), "sampler": sampler, "trials": trials}
             plain, _ = measure("plain", repeat, db_dir, f"plain-{sampler}-{trials}", **common)
             add(f"plain optuna sqlite {sampler} {trials}", plain, **common, workers=1)
             label = f"driver {sampler} {trials}"
             driver_group(
-                label, study, sampler, trials, repeat, plain["wall_s"], ask_tell=sampler == "tpe"
+                label, study, sampler, trials, turns, plain["wall_s"], ask_tell=sampler == "tpe"
             )
             if sampler == "random" and trials == 2000:
                 # The batch size only changes the bookkeeping for the random sampler.
                 wide = write_study(studies, TEN_K, sampler, "bench-10k-random-b64", 64)
                 driver_group(
-                    "driver random 2000 b64", wide, sampler, trials, repeat, plain["wall_s"]
+                    "driver random 2000 b64", wide, sampler, trials, turns, plain["wall_s"]
                 )
     # Scaling: the backtest dominates on 100k bars. The same trials in plain processes
     # (no driver, no storage) show what the machine itself gives from 1 to 2 processes.
     study = write_study(studies, HUNDRED_K, "random", "bench-100k-random")
     group, first_db = driver_group(
-        "driver 100k random 2000", study, "random", 2000, args.repeat, None
+        "driver 100k random 2000", study, "random", 2000, args.turns, None
     )
     common = {"study": str(study), "sampler": "random", "trials": 2000, "db": first_db}
     ceiling = [
@@ -468,7 +473,7 @@ def main() -> int:
             (1, 2),
             measure_alternately(
                 "raw",
-                args.repeat,
+                args.turns,
                 db_dir,
                 [(f"raw-100k-w{workers}", {**common, "workers": workers}) for workers in (1, 2)],
             ),
@@ -492,6 +497,7 @@ def main() -> int:
         "load_average": os.getloadavg(),
         "db_dir": str(db_root or tempfile.gettempdir()),
         "repeat": args.repeat,
+        "turns": args.turns,
         "rows": rows,
     }
     args.json.write_text(json.dumps(report, indent=2))
